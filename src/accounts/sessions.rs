@@ -1,0 +1,310 @@
+//! Sign-in sessions: login, refresh-token rotation with reuse detection, logout, and the
+//! per-request check of an access token.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::throttle::{self, ThrottlePolicy};
+use super::users::{self as accounts_users, UserRow};
+use crate::auth::tokens::{self, AccessClaims, JwtKeys};
+use crate::auth::{password, RoleSet, UserPrincipal};
+use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::ids::{SessionId, UserId};
+
+/// Where a login comes from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token stays valid.
+    pub expires_in: i64,
+    /// Single-use token for `POST /api/v1/auth/refresh`.
+    pub refresh_token: String,
+    /// Seconds the refresh token stays valid.
+    pub refresh_expires_in: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+struct NewSession<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
+    client_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct NewRefreshToken<'a> {
+    token_hash: &'a str,
+    session_id: &'a str,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+}
+
+/// A refresh token with what deciding on it needs: session id, token expiry, token use,
+/// user id, session revocation, account active.
+type RefreshLookup = (
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    String,
+    Option<NaiveDateTime>,
+    bool,
+);
+
+pub struct SessionSettings<'a> {
+    pub keys: &'a JwtKeys,
+    pub refresh_ttl: Duration,
+    pub throttle: &'a ThrottlePolicy,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "wrong username or password")
+}
+
+/// Checks the password and opens a session. Failures count towards the throttle of the
+/// account and of the client address; while either is locked every attempt gets a 429.
+pub fn login(
+    conn: &mut DbConnection,
+    settings: &SessionSettings<'_>,
+    username: &str,
+    password_given: &str,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> Result<TokenPair, AppError> {
+    let account_key = throttle::account_key(username);
+    let address_key = client.address.as_deref().map(throttle::address_key);
+    let keys: Vec<String> = std::iter::once(account_key.clone())
+        .chain(address_key.clone())
+        .collect();
+    if let Some(wait) = throttle::locked_for(conn, &keys, now)? {
+        return Err(AppError::TooManyRequests {
+            message: format!("too many failed logins; try again in {wait} seconds"),
+            retry_after: wait,
+        });
+    }
+
+    let user = accounts_users::find_by_username(conn, username)?;
+    let verified = match &user {
+        Some(row) => password::verify(password_given, &row.password_hash),
+        None => {
+            password::verify_dummy(password_given);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        let policy = settings.throttle;
+        throttle::record_failure(conn, &account_key, policy.max_per_account, policy, now)?;
+        if let Some(key) = &address_key {
+            throttle::record_failure(conn, key, policy.max_per_address, policy, now)?;
+        }
+        tracing::info!(username, "failed login");
+        return Err(invalid_credentials());
+    };
+    if !user.active {
+        return Err(AppError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    throttle::clear(conn, &account_key)?;
+
+    let session_id = SessionId::generate();
+    let refresh = tokens::new_refresh_token();
+    let refresh_hash = tokens::token_hash(&refresh);
+    let expires_at = now + settings.refresh_ttl;
+    conn.transaction::<_, AppError, _>(|conn| {
+        diesel::insert_into(sessions::table)
+            .values(NewSession {
+                id: session_id.as_str(),
+                user_id: &user.id,
+                created_at: now,
+                expires_at,
+                revoked_at: None,
+                client_ip: client.address.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+            })
+            .execute(conn)?;
+        diesel::insert_into(refresh_tokens::table)
+            .values(NewRefreshToken {
+                token_hash: &refresh_hash,
+                session_id: session_id.as_str(),
+                created_at: now,
+                expires_at,
+                used_at: None,
+            })
+            .execute(conn)?;
+        Ok(())
+    })?;
+    tracing::info!(username, session = %session_id, "login");
+    token_pair(settings, &UserId(user.id), &session_id, refresh, now)
+}
+
+fn token_pair(
+    settings: &SessionSettings<'_>,
+    user: &UserId,
+    session: &SessionId,
+    refresh_token: String,
+    now: NaiveDateTime,
+) -> Result<TokenPair, AppError> {
+    Ok(TokenPair {
+        access_token: settings.keys.issue_access(user, session, now)?,
+        token_type: "Bearer",
+        expires_in: settings.keys.access_ttl_seconds,
+        refresh_token,
+        refresh_expires_in: settings.refresh_ttl.num_seconds(),
+    })
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used
+/// one again means it was stolen or replayed, and ends the whole session.
+pub fn refresh(
+    conn: &mut DbConnection,
+    settings: &SessionSettings<'_>,
+    presented: &str,
+    now: NaiveDateTime,
+) -> Result<TokenPair, AppError> {
+    let invalid =
+        || AppError::unauthorized("invalid_refresh_token", "the refresh token is not valid");
+    if !presented.starts_with(tokens::REFRESH_TOKEN_PREFIX) {
+        return Err(invalid());
+    }
+    let hash = tokens::token_hash(presented);
+    let result = conn.transaction::<_, AppError, _>(|conn| {
+        let found: Option<RefreshLookup> = refresh_tokens::table
+            .inner_join(sessions::table.inner_join(users::table))
+            .filter(refresh_tokens::token_hash.eq(&hash))
+            .select((
+                refresh_tokens::session_id,
+                refresh_tokens::expires_at,
+                refresh_tokens::used_at,
+                sessions::user_id,
+                sessions::revoked_at,
+                users::active,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((session_id, expires_at, used_at, user_id, revoked_at, active)) = found else {
+            return Err(invalid());
+        };
+        if used_at.is_some() {
+            // Reuse: end the session so the thief's rotated token dies too.
+            diesel::update(
+                sessions::table
+                    .find(&session_id)
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn)?;
+            return Ok(Err(AppError::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been ended, log in again",
+            )));
+        }
+        if revoked_at.is_some() || expires_at <= now || !active {
+            return Err(invalid());
+        }
+        // Guarded update: of two concurrent refreshes with one token only one wins.
+        let claimed = diesel::update(
+            refresh_tokens::table
+                .find(&hash)
+                .filter(refresh_tokens::used_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)?;
+        if claimed == 0 {
+            return Err(invalid());
+        }
+        let new_token = tokens::new_refresh_token();
+        let new_expiry = now + settings.refresh_ttl;
+        diesel::insert_into(refresh_tokens::table)
+            .values(NewRefreshToken {
+                token_hash: &tokens::token_hash(&new_token),
+                session_id: &session_id,
+                created_at: now,
+                expires_at: new_expiry,
+                used_at: None,
+            })
+            .execute(conn)?;
+        diesel::update(sessions::table.find(&session_id))
+            .set(sessions::expires_at.eq(new_expiry))
+            .execute(conn)?;
+        Ok(Ok((UserId(user_id), SessionId(session_id), new_token)))
+    })?;
+    // The reuse branch commits the revocation and then reports the error.
+    let (user, session, new_token) = result?;
+    token_pair(settings, &user, &session, new_token, now)
+}
+
+/// Ends a session: its access and refresh tokens stop working at once.
+pub fn logout(
+    conn: &mut DbConnection,
+    session: &SessionId,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    diesel::update(
+        sessions::table
+            .find(session.as_str())
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Resolves verified access-token claims to the user, with one indexed query: the session must
+/// be open and the account active.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    claims: &AccessClaims,
+    now: NaiveDateTime,
+) -> Result<UserPrincipal, AppError> {
+    let found: Option<(UserRow, Option<NaiveDateTime>, NaiveDateTime)> = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(&claims.sid))
+        .filter(users::id.eq(&claims.sub))
+        .select((
+            users::all_columns,
+            sessions::revoked_at,
+            sessions::expires_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let revoked = || AppError::unauthorized("token_revoked", "the session has ended; log in again");
+    let Some((user, revoked_at, expires_at)) = found else {
+        return Err(revoked());
+    };
+    if revoked_at.is_some() || expires_at <= now {
+        return Err(revoked());
+    }
+    if !user.active {
+        return Err(AppError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    Ok(UserPrincipal {
+        id: UserId(user.id),
+        username: user.username,
+        display_name: user.display_name,
+        roles: RoleSet::from_db(&user.roles),
+        session_id: SessionId(claims.sid.clone()),
+    })
+}

@@ -1,0 +1,157 @@
+//! Staff roles and API-client scopes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a staff account may do. A user may hold several roles.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages accounts, API clients, configuration data.
+    Admin,
+    /// Sees everything, audits deadlines and callbacks, approves extensions.
+    Supervisor,
+    /// Routes tickets to departments and reviews returns.
+    Dispatcher,
+    /// Enters hotline calls and makes callbacks.
+    Operator,
+    /// Handles tickets of their department.
+    DepartmentStaff,
+    /// Handles tickets and manages the staff of their department.
+    DepartmentAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Supervisor,
+        Role::Dispatcher,
+        Role::Operator,
+        Role::DepartmentStaff,
+        Role::DepartmentAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Dispatcher => "dispatcher",
+            Role::Operator => "operator",
+            Role::DepartmentStaff => "department_staff",
+            Role::DepartmentAdmin => "department_admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role '{0}'; known roles: admin, supervisor, dispatcher, operator, department_staff, department_admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// A non-empty set of roles, stored as a sorted comma-separated list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoleSet(BTreeSet<Role>);
+
+impl RoleSet {
+    pub fn new(roles: impl IntoIterator<Item = Role>) -> Self {
+        RoleSet(roles.into_iter().collect())
+    }
+    pub fn contains(&self, role: Role) -> bool {
+        self.0.contains(&role)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn to_vec(&self) -> Vec<Role> {
+        self.0.iter().copied().collect()
+    }
+    pub fn to_db(&self) -> String {
+        self.0
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    /// Reads the stored form; unknown codes (from a newer version) are skipped.
+    pub fn from_db(s: &str) -> Self {
+        RoleSet(s.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+    }
+}
+
+/// What an API client may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+pub enum Scope {
+    /// Submit tickets on behalf of citizens (mini-program gateway).
+    #[serde(rename = "tickets:submit")]
+    TicketsSubmit,
+    /// Read the status of the citizens' own tickets.
+    #[serde(rename = "tickets:read")]
+    TicketsRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::TicketsSubmit, Scope::TicketsRead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::TicketsSubmit => "tickets:submit",
+            Scope::TicketsRead => "tickets:read",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown scope '{0}'; known scopes: tickets:submit, tickets:read")]
+pub struct UnknownScope(pub String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownScope(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_set_round_trips_sorted() {
+        let set = RoleSet::new([Role::Operator, Role::Admin, Role::Operator]);
+        assert_eq!(set.to_db(), "admin,operator");
+        assert_eq!(RoleSet::from_db("admin,operator"), set);
+        assert!("boss".parse::<Role>().is_err());
+    }
+}

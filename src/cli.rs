@@ -1,0 +1,373 @@
+//! The command line (clap): `serve`, `migrate`, `check-config`, `user ...`, `api-client ...`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::{api_clients, users};
+use crate::auth::{password, Role, Scope};
+use crate::clock::Clock;
+use crate::config::{Overrides, Settings};
+use crate::db::{self, DbConnection};
+use crate::error::AppError;
+use crate::pagination::PageParams;
+use crate::startup::{prepare_database, Application};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "Citizen-request hotline back end (12345-style)"
+)]
+pub struct Cli {
+    /// Directory holding default.toml and the HOTLINE_ENV overlays.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTLINE_CONFIG_DIR",
+        default_value = "config"
+    )]
+    pub config_dir: PathBuf,
+    /// Where the SQLite file, generated keys and attachments live (default ./data;
+    /// also HOTLINE__DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (creates and migrates the database, creates `admin` on first start).
+    Serve(BindArg),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print it, secrets redacted.
+    CheckConfig(BindArg),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API clients (channel gateways).
+    #[command(subcommand)]
+    ApiClient(ApiClientCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BindArg {
+    /// HOST:PORT to listen on (default 127.0.0.1:8080; also HOTLINE__SERVER__BIND).
+    #[arg(long)]
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; prints a generated password unless --password-stdin is given.
+    Add {
+        username: String,
+        /// A role (repeat for several): admin, supervisor, dispatcher, operator,
+        /// department_staff, department_admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account and end its sessions.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// Set a new password (generated unless --password-stdin) and end the account's sessions.
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiClientCommand {
+    /// Create an API client and print its key (shown only this once).
+    Add {
+        name: String,
+        /// A scope (repeat for several): tickets:submit, tickets:read.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// List API clients.
+    List,
+    /// Disable an API client: its key is refused from now on.
+    Disable { name: String },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Command::Serve(b) | Command::CheckConfig(b) => b.bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        bind,
+        data_dir: cli.data_dir.clone(),
+        database_url: None,
+    };
+    let settings = match Settings::load(&cli.config_dir, &overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    telemetry::init(&settings.log);
+    let result = actix_web::rt::System::new().block_on(dispatch(cli.command, settings));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> {
+    match command {
+        Command::Serve(_) => serve(settings).await,
+        Command::Migrate => {
+            let (_, applied) = prepare_database(&settings).await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            } else {
+                for name in applied {
+                    println!("applied {name}");
+                }
+            }
+            Ok(())
+        }
+        Command::CheckConfig(_) => {
+            println!("{}", settings.redacted_json());
+            println!("configuration is valid (backend: {:?})", settings.backend());
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let (pool, _) = prepare_database(&settings).await?;
+            db::run(&pool, move |c| user_command(c, cmd)).await
+        }
+        Command::ApiClient(cmd) => {
+            let (pool, _) = prepare_database(&settings).await?;
+            db::run(&pool, move |c| api_client_command(c, cmd)).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), AppError> {
+    let bind = settings.server.bind.clone();
+    let backend = settings.backend();
+    let app = Application::build(settings, Clock::system()).await?;
+    let state = app.state();
+    let base = format!("http://{}", display_addr(&bind, app.port()));
+    let given = std::env::var("HOTLINE_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let from_env = given.is_some();
+    let now = state.clock.now();
+    let created = db::run(&state.pool, move |c| {
+        users::ensure_initial_admin(c, given, now)
+    })
+    .await?;
+    say(format!(
+        "hotline is listening on {base} ({backend:?}); API docs at {base}/docs"
+    ));
+    match created {
+        Some(password) => {
+            let shown = if from_env { "<HOTLINE_ADMIN_PASSWORD>".to_string() } else { password };
+            say(format!("First start: created the account 'admin' with the password: {shown}"));
+            say("(shown only once; change it with POST /api/v1/me/password)");
+            say("Log in:");
+            say(format!(
+                "  curl -s -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' \
+                 -d '{{\"username\":\"admin\",\"password\":\"{shown}\"}}'"
+            ));
+        }
+        None => say(format!(
+            "Log in with POST {base}/api/v1/auth/login; add accounts with `hotline user add NAME --role ROLE`"
+        )),
+    }
+    app.run_until_stopped()
+        .await
+        .map_err(|e| AppError::Internal(format!("server error: {e}")))
+}
+
+/// Prints a line of the start-up banner. A closed stdout (a supervisor that discards it) must not
+/// bring the server down, so write errors are ignored.
+fn say(line: impl AsRef<str>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{}", line.as_ref());
+}
+
+fn display_addr(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+    let host = if host == "0.0.0.0" || host == "[::]" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+}
+
+fn read_password(from_stdin: bool) -> Result<(String, bool), AppError> {
+    if !from_stdin {
+        return Ok((password::generate(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AppError::validation(format!("cannot read the password from stdin: {e}")))?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+}
+
+fn user_command(conn: &mut DbConnection, cmd: UserCommand) -> Result<(), AppError> {
+    let now = Clock::system().now();
+    match cmd {
+        UserCommand::Add {
+            username,
+            roles,
+            display_name,
+            email,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let user = users::create(
+                conn,
+                users::NewUser {
+                    username,
+                    display_name,
+                    email,
+                    password: password.clone(),
+                    roles,
+                },
+                now,
+            )?;
+            println!("created user {} ({})", user.username, user.id);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            let mut params = PageParams {
+                limit: Some(crate::pagination::MAX_LIMIT),
+                cursor: None,
+            };
+            println!("{:<38} {:<24} {:<8} roles", "id", "username", "active");
+            loop {
+                let page = users::list(conn, &users::UserFilter::default(), &params.validate()?)?;
+                for u in &page.items {
+                    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                    println!(
+                        "{:<38} {:<24} {:<8} {}",
+                        u.id,
+                        u.username,
+                        u.active,
+                        roles.join(",")
+                    );
+                }
+                match page.next_cursor {
+                    Some(c) => params.cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        UserCommand::Disable { username } => {
+            let id = users::id_by_username(conn, &username)?;
+            users::update(
+                conn,
+                &id,
+                users::UserChanges {
+                    active: Some(false),
+                    ..Default::default()
+                },
+                now,
+            )?;
+            println!("disabled {username}; its sessions are ended");
+        }
+        UserCommand::Enable { username } => {
+            let id = users::id_by_username(conn, &username)?;
+            users::update(
+                conn,
+                &id,
+                users::UserChanges {
+                    active: Some(true),
+                    ..Default::default()
+                },
+                now,
+            )?;
+            println!("enabled {username}");
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let id = users::id_by_username(conn, &username)?;
+            users::set_password(conn, &id, &password, now)?;
+            println!("password of {username} changed; its sessions are ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn api_client_command(conn: &mut DbConnection, cmd: ApiClientCommand) -> Result<(), AppError> {
+    let now = Clock::system().now();
+    match cmd {
+        ApiClientCommand::Add { name, scopes } => {
+            let created =
+                api_clients::create(conn, api_clients::NewApiClient { name, scopes }, None, now)?;
+            println!(
+                "created API client {} ({})",
+                created.client.name, created.client.id
+            );
+            println!("api key (shown only once): {}", created.api_key);
+        }
+        ApiClientCommand::List => {
+            let mut params = PageParams {
+                limit: Some(crate::pagination::MAX_LIMIT),
+                cursor: None,
+            };
+            println!("{:<38} {:<24} {:<8} scopes", "id", "name", "active");
+            loop {
+                let page = api_clients::list(conn, &params.validate()?)?;
+                for c in &page.items {
+                    let scopes: Vec<&str> = c.scopes.iter().map(|s| s.as_str()).collect();
+                    println!(
+                        "{:<38} {:<24} {:<8} {}",
+                        c.id,
+                        c.name,
+                        c.active,
+                        scopes.join(" ")
+                    );
+                }
+                match page.next_cursor {
+                    Some(c) => params.cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        ApiClientCommand::Disable { name } => {
+            let id = api_clients::id_by_name(conn, &name)?;
+            api_clients::set_active(conn, &id, false)?;
+            println!("disabled API client {name}");
+        }
+    }
+    Ok(())
+}

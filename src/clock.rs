@@ -1,0 +1,40 @@
+//! Time as a dependency: the service asks the clock, tests move it instead of sleeping.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDateTime, Utc};
+
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    /// `None`: the system clock. `Some`: a manual clock (tests).
+    manual: Option<Arc<Mutex<NaiveDateTime>>>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock { manual: None }
+    }
+
+    /// A clock that stands still until `advance` is called.
+    pub fn manual(start: NaiveDateTime) -> Self {
+        Clock {
+            manual: Some(Arc::new(Mutex::new(start))),
+        }
+    }
+
+    /// The current time, UTC, without offset (the storage convention).
+    pub fn now(&self) -> NaiveDateTime {
+        match &self.manual {
+            None => Utc::now().naive_utc(),
+            Some(t) => *t.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// Moves a manual clock forward; no effect on the system clock.
+    pub fn advance(&self, by: Duration) {
+        if let Some(t) = &self.manual {
+            let mut guard = t.lock().unwrap_or_else(|p| p.into_inner());
+            *guard += by;
+        }
+    }
+}

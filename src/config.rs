@@ -1,0 +1,318 @@
+//! Configuration: built-in defaults, `config/default.toml`, an overlay chosen by `HOTLINE_ENV`,
+//! environment variables `HOTLINE__SECTION__KEY`, `DATABASE_URL`, then command-line flags.
+//!
+//! The `config` crate does the layering (it is the de-facto standard and names the offending key
+//! in its errors); this module adds validation and the rule that secrets never come from files.
+
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The defaults compiled into the binary, so it runs from any directory.
+const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Keys that hold secrets: accepted from the environment only, redacted when printed.
+const SECRET_KEYS: &[&str] = &["auth.jwt_secret"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        ConfigError(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub workers: usize,
+    pub max_json_bytes: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_seconds: u64,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    #[serde(default, serialize_with = "redact")]
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_secret_file: String,
+    pub max_failed_logins_per_account: i32,
+    pub max_failed_logins_per_address: i32,
+    pub failed_login_window_seconds: i64,
+    pub lockout_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+fn redact<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered configuration from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let run_env = std::env::var("HOTLINE_ENV").ok().filter(|s| !s.is_empty());
+        let mut files = Config::builder()
+            .add_source(File::from_str(BUILTIN_DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(config_dir.join("default.toml")).required(false));
+        if let Some(env) = &run_env {
+            let overlay = config_dir.join(format!("{env}.toml"));
+            if !overlay.exists() {
+                return Err(ConfigError(format!(
+                    "HOTLINE_ENV={env} but the overlay {} does not exist",
+                    overlay.display()
+                )));
+            }
+            files = files.add_source(File::from(overlay));
+        }
+        // Secrets must not sit in files that end up in a repository or a backup.
+        let from_files = files.clone().build()?;
+        for key in SECRET_KEYS {
+            if from_files.get::<config::Value>(key).is_ok() {
+                return Err(ConfigError(format!(
+                    "{key} must not be set in a config file; set it in the environment \
+                     (HOTLINE__{}) or point to a file with its *_file key",
+                    key.to_uppercase().replace('.', "__")
+                )));
+            }
+        }
+
+        let mut builder = files.add_source(
+            Environment::with_prefix("HOTLINE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()) {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Some(bind) = &overrides.bind {
+            builder = builder.set_override("server.bind", bind.as_str())?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            builder = builder.set_override("data_dir", dir.to_string_lossy().to_string())?;
+        }
+        if let Some(url) = &overrides.database_url {
+            builder = builder.set_override("database.url", url.as_str())?;
+        }
+        if let Ok(format) = std::env::var("HOTLINE_LOG_FORMAT") {
+            builder = builder.set_override("log.format", format)?;
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        if settings.database.url.trim().is_empty() {
+            settings.database.url = format!(
+                "sqlite://{}",
+                settings.data_dir.join("hotline.db").display()
+            );
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: every message names the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        let resolves = self
+            .server
+            .bind
+            .to_socket_addrs()
+            .map(|mut a| a.next().is_some());
+        if !matches!(resolves, Ok(true)) {
+            return bad(
+                "server.bind",
+                format!("'{}' is not a HOST:PORT address", self.server.bind),
+            );
+        }
+        if self.server.max_json_bytes < 1024 {
+            return bad("server.max_json_bytes", "must be at least 1024".into());
+        }
+        if Backend::from_url(&self.database.url).is_none() {
+            return bad(
+                "database.url",
+                format!(
+                    "'{}' must start with sqlite://, postgres:// or postgresql://",
+                    redact_url(&self.database.url)
+                ),
+            );
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1".into());
+        }
+        if self.database.connect_timeout_seconds == 0 {
+            return bad(
+                "database.connect_timeout_seconds",
+                "must be at least 1".into(),
+            );
+        }
+        let positive = [
+            (
+                "auth.access_token_ttl_seconds",
+                self.auth.access_token_ttl_seconds,
+            ),
+            (
+                "auth.refresh_token_ttl_seconds",
+                self.auth.refresh_token_ttl_seconds,
+            ),
+            (
+                "auth.failed_login_window_seconds",
+                self.auth.failed_login_window_seconds,
+            ),
+            ("auth.lockout_seconds", self.auth.lockout_seconds),
+            (
+                "auth.max_failed_logins_per_account",
+                self.auth.max_failed_logins_per_account.into(),
+            ),
+            (
+                "auth.max_failed_logins_per_address",
+                self.auth.max_failed_logins_per_address.into(),
+            ),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return bad(key, format!("must be positive, got {value}"));
+            }
+        }
+        if let Some(secret) = &self.auth.jwt_secret {
+            if secret.expose_secret().len() < 32 {
+                return bad("auth.jwt_secret", "must be at least 32 characters".into());
+            }
+        }
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return bad(
+                "log.level",
+                format!("'{}' is not a valid filter", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        // validate() guarantees a known scheme
+        Backend::from_url(&self.database.url).unwrap_or(Backend::Sqlite)
+    }
+
+    /// The effective configuration as pretty JSON, secrets and URL passwords redacted.
+    pub fn redacted_json(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(url) = value.pointer_mut("/database/url") {
+            *url = serde_json::Value::String(redact_url(&self.database.url));
+        }
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_url_password() {
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:[redacted]@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn backend_from_scheme() {
+        assert_eq!(Backend::from_url("sqlite://a.db"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgresql://h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mysql://h/db"), None);
+    }
+}

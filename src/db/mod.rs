@@ -1,0 +1,209 @@
+//! Storage: one code base over SQLite and PostgreSQL.
+//!
+//! `DbConnection` is diesel's `MultiConnection` over both backends; the pool is r2d2 with a small
+//! manager of our own that picks the backend from the URL scheme and applies the SQLite pragmas.
+//! Backend-specific SQL (advisory locks, pragmas) lives in this module and nowhere else.
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{Backend, DatabaseSettings};
+use crate::error::AppError;
+
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Key of the PostgreSQL advisory lock that serialises migrations between instances.
+const MIGRATION_LOCK_KEY: i64 = 0x0068_6f74_6c69_6e65; // "hotline" in ASCII
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Pg(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Opens connections of the backend named by the URL scheme.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    target: Target,
+    sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl ConnectionManager {
+    pub fn new(url: &str, sqlite_busy_timeout_ms: u32) -> Result<Self, AppError> {
+        let target = match Backend::from_url(url) {
+            Some(Backend::Postgres) => Target::Postgres(url.to_string()),
+            Some(Backend::Sqlite) => Target::Sqlite(sqlite_path(url)),
+            None => {
+                return Err(AppError::Config(format!(
+                    "database.url: unsupported scheme in '{}'",
+                    crate::config::redact_url(url)
+                )))
+            }
+        };
+        Ok(ConnectionManager {
+            target,
+            sqlite_busy_timeout_ms,
+        })
+    }
+}
+
+/// `sqlite://data/hotline.db` → `data/hotline.db`; `sqlite:///var/x.db` → `/var/x.db`.
+fn sqlite_path(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(rest)
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            Target::Sqlite(path) => {
+                let path_str = path.to_string_lossy();
+                let mut conn =
+                    SqliteConnection::establish(&path_str).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside one writer; the busy timeout makes writers queue
+                // instead of failing with SQLITE_BUSY.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    self.sqlite_busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds the pool; for SQLite it creates the database file's directory first.
+pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
+    let manager = ConnectionManager::new(&settings.url, settings.sqlite_busy_timeout_ms)?;
+    if let Target::Sqlite(path) = &manager.target {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                AppError::Config(format!(
+                    "cannot create database directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+    }
+    r2d2::Pool::builder()
+        .max_size(settings.pool_size)
+        .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds))
+        .test_on_check_out(false)
+        .build(manager)
+        .map_err(|e| {
+            AppError::Unavailable(format!(
+                "cannot connect to {}: {e}",
+                crate::config::redact_url(&settings.url)
+            ))
+        })
+}
+
+/// Applies pending migrations and returns their names. On PostgreSQL an advisory lock makes
+/// instances that start together take turns; on SQLite an exclusive transaction does the same.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, AppError> {
+    let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| {
+        AppError::Internal(format!("migration failed: {e}"))
+    };
+    match conn {
+        DbConnection::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<String>>())
+                .map_err(migrate_err);
+            let unlocked =
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            let applied = result?;
+            unlocked?;
+            Ok(applied)
+        }
+        DbConnection::Sqlite(c) => c
+            .exclusive_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<String>>())
+                    .map_err(diesel::result::Error::QueryBuilderError)
+            })
+            .map_err(|e| AppError::Internal(format!("migration failed: {e}"))),
+    }
+}
+
+/// True when every embedded migration has been applied.
+pub fn migrations_current(conn: &mut DbConnection) -> Result<bool, AppError> {
+    let pending = match conn {
+        DbConnection::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending
+        .map(|p| !p)
+        .map_err(|e| AppError::Unavailable(format!("cannot read migration state: {e}")))
+}
+
+/// Runs blocking database work on actix's blocking thread pool with a pooled connection.
+/// Every query in the service goes through here, so no async worker ever waits on the database.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool
+            .get()
+            .map_err(|e| AppError::Unavailable(format!("no database connection: {e}")))?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| AppError::Internal("database task was cancelled".into()))?
+}
+
+/// A new time-ordered (UUID v7) identifier as text, so primary keys also sort by creation.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

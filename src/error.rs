@@ -1,0 +1,166 @@
+//! The one error type of the service. Every failure, from a malformed body to a lost database,
+//! ends up here and leaves as `{"error": "<machine_code>", "message": "<human text>"}`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: input that cannot be parsed (bad JSON syntax, bad query or path value, bad cursor).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 422: well-formed input that breaks a rule (missing field, value out of range).
+    #[error("{message}")]
+    Validation { code: &'static str, message: String },
+    /// 401: no credentials, or credentials that are wrong, expired or revoked.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the current state (duplicate name, illegal transition).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 429: throttled; `retry_after` in seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// Other protocol-level refusals (405, 413, 415) raised by the HTTP layer.
+    #[error("{message}")]
+    Http {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// 503: the database or another dependency is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Invalid configuration (start-up only).
+    #[error("{0}")]
+    Config(String),
+    /// 500: a bug or an unexpected failure; the details go to the log, not to the client.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `invalid_credentials`, `not_found`, `malformed_json`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn validation(message: impl Into<String>) -> Self {
+        AppError::Validation {
+            code: "validation_failed",
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. }
+            | AppError::Validation { code, .. }
+            | AppError::Unauthorized { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Http { code, .. } => code,
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::TooManyRequests { .. } => "too_many_attempts",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Config(_) | AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Http { status, .. } => *status,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            AppError::Config(detail) | AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error; the details are in the server log under this request's id"
+                    .to_string()
+            }
+            AppError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency unavailable");
+                "the service is temporarily unavailable; try again shortly".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if let AppError::Unauthorized { .. } = self {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AppError::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        response.json(ErrorBody {
+            error: self.code().to_string(),
+            message,
+        })
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => AppError::NotFound("not found".into()),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => AppError::conflict(
+                "conflict",
+                format!(
+                    "a record with the same unique value exists ({})",
+                    info.message()
+                ),
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::conflict(
+                "conflict",
+                "the record refers to, or is referred to by, another record",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                AppError::Unavailable(format!("database connection closed: {}", info.message()))
+            }
+            other => AppError::Internal(format!("database error: {other}")),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Makes every refusal of the HTTP layer (bad JSON, bad query or path, wrong content type,
+//! oversized body, unknown route, wrong method) answer with the service's JSON error body.
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::AppError;
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, req| json_error(err, req).into())
+}
+
+fn json_error(err: JsonPayloadError, req: &HttpRequest) -> AppError {
+    match err {
+        JsonPayloadError::ContentType => AppError::Http {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: format!(
+                "expected Content-Type: application/json, got {}",
+                req.headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+            ),
+        },
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => payload_too_large(limit),
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::Validation {
+            code: "invalid_body",
+            message: format!("body: {e}"),
+        },
+        JsonPayloadError::Deserialize(e) => {
+            AppError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
+        }
+        other => AppError::bad_request("bad_request", format!("cannot read the body: {other}")),
+    }
+}
+
+pub fn payload_too_large(limit: usize) -> AppError {
+    AppError::Http {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        message: format!("the body is larger than the limit of {limit} bytes"),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = match err {
+            QueryPayloadError::Deserialize(e) => format!("query: {e}"),
+            other => format!("query: {other}"),
+        };
+        AppError::bad_request("invalid_query", message).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let message = match err {
+            PathError::Deserialize(e) => format!("path: {e}"),
+            other => format!("path: {other}"),
+        };
+        AppError::bad_request("invalid_path", message).into()
+    })
+}
+
+/// The app's default service: no route matches the path.
+pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// A resource's default service: the path exists, the method does not.
+pub async fn wrong_method(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::Http {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{} is not allowed on {}", req.method(), req.path()),
+    })
+}
+
+/// Last line of defence for error responses produced without our body (e.g. by actix itself):
+/// replaces them with the JSON error body, keeping the status.
+pub fn ensure_json_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_string();
+    let (req, _) = res.into_parts();
+    let body: actix_web::HttpResponse<BoxBody> = AppError::Http {
+        status,
+        code,
+        message,
+    }
+    .error_response();
+    let res = ServiceResponse::new(req, body).map_into_right_body::<B>();
+    Ok(ErrorHandlerResponse::Response(res))
+}

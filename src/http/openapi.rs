@@ -1,0 +1,49 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations (utoipa).
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{api_clients, auth, ops, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hotline", description = "Citizen-request hotline (12345-style) back end. \
+        Errors answer `{\"error\": \"<code>\", \"message\": \"...\"}`; lists answer \
+        `{\"items\": [...], \"next_cursor\": ...}` with `?limit=` (1-500, default 50) and `?cursor=`."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
+        users::list, users::create, users::get, users::update, users::set_password,
+        api_clients::list, api_clients::create, api_clients::get, api_clients::update,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Sign-in, tokens, the current principal"),
+        (name = "users", description = "Staff accounts"),
+        (name = "api-clients", description = "Channel gateways authenticated by API key"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! Operations endpoints: liveness, readiness, metrics.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::error::{AppError, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Health)))]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers and its schema is current", body = Health),
+        (status = 503, description = "Database unreachable (`unavailable`) or migrations pending (`migrations_pending`)", body = ErrorBody),
+    ))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, AppError> {
+    let current = db::run(&state.pool, db::migrations_current).await?;
+    if !current {
+        return Err(AppError::Http {
+            status: actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            code: "migrations_pending",
+            message: "the database has pending migrations; run `hotline migrate`".into(),
+        });
+    }
+    Ok(web::Json(Health { status: "ready" }))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state.pool))
+}

@@ -1,0 +1,21 @@
+//! `hotline`: the back end of a citizen-request hotline (12345-style).
+//!
+//! Layout: domain rules in plain modules (`auth`, `accounts`, later `tickets`, `routing`,
+//! `deadlines`), storage in `db`, the HTTP layer in `http`, wiring in `startup`, the command line
+//! in `cli`. See docs/ARCHITECTURE.md.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod pagination;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,131 @@
+//! Builds the application: pool, migrations, keys, state, and the HTTP server on its listener.
+//! `main` and the integration tests start the very same `Application` (tests on port 0).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::accounts::throttle::ThrottlePolicy;
+use crate::auth::tokens::{self, JwtKeys};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db;
+use crate::error::AppError;
+use crate::http::metrics::Metrics;
+use crate::http::openapi::ApiDoc;
+use crate::http::{self, errors, middleware};
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Opens the pool and brings the schema up to date (used by `serve` and `migrate`).
+pub async fn prepare_database(settings: &Settings) -> Result<(db::Pool, Vec<String>), AppError> {
+    let db_settings = settings.database.clone();
+    let pool = web::block(move || db::build_pool(&db_settings))
+        .await
+        .map_err(|_| AppError::Internal("pool set-up was cancelled".into()))??;
+    let applied = db::run(&pool, db::run_migrations).await?;
+    for name in &applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok((pool, applied))
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Clock) -> Result<Application, AppError> {
+        let (pool, _) = prepare_database(&settings).await?;
+        let secret = tokens::load_or_create_secret(
+            settings.auth.jwt_secret.as_ref(),
+            &settings.auth.jwt_secret_file,
+            &settings.data_dir,
+        )?;
+        let keys = JwtKeys::new(
+            &secret,
+            &settings.auth.issuer,
+            settings.auth.access_token_ttl_seconds,
+        );
+        let metrics = Metrics::new().map_err(|e| AppError::Internal(format!("metrics: {e}")))?;
+        let listener = TcpListener::bind(&settings.server.bind).map_err(|e| {
+            AppError::Config(format!(
+                "server.bind: cannot listen on {}: {e}",
+                settings.server.bind
+            ))
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(format!("listener address: {e}")))?
+            .port();
+        let state = web::Data::new(AppState {
+            pool,
+            throttle: ThrottlePolicy::from(&settings.auth),
+            settings: Arc::new(settings),
+            keys,
+            clock,
+            metrics,
+        });
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppError> {
+    let settings = state.settings.clone();
+    let server_settings = settings.server.clone();
+    // Generated once; each worker gets a copy.
+    let openapi = ApiDoc::openapi();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(errors::json_config(settings.server.max_json_bytes))
+            .app_data(web::PayloadConfig::new(settings.server.max_json_bytes))
+            .app_data(errors::query_config())
+            .app_data(errors::path_config())
+            .configure(http::configure)
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/docs/"))
+                        .finish()
+                }),
+            )
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+            .default_service(web::to(errors::no_route))
+            .wrap(ErrorHandlers::new().default_handler(errors::ensure_json_error))
+            .wrap(from_fn(middleware::request_context))
+    })
+    .shutdown_timeout(server_settings.shutdown_timeout_seconds);
+    if server_settings.workers > 0 {
+        server = server.workers(server_settings.workers);
+    }
+    Ok(server
+        .listen(listener)
+        .map_err(|e| AppError::Internal(format!("cannot start server: {e}")))?
+        .run())
+}

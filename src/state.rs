@@ -1,0 +1,33 @@
+//! The one application state shared by every handler (through `web::Data`): built once at
+//! start, never re-read from disk or the environment per request.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::accounts::sessions::SessionSettings;
+use crate::accounts::throttle::ThrottlePolicy;
+use crate::auth::tokens::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::http::metrics::Metrics;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+    pub keys: JwtKeys,
+    pub clock: Clock,
+    pub metrics: Metrics,
+    pub throttle: ThrottlePolicy,
+}
+
+impl AppState {
+    pub fn session_settings(&self) -> SessionSettings<'_> {
+        SessionSettings {
+            keys: &self.keys,
+            refresh_ttl: Duration::seconds(self.settings.auth.refresh_token_ttl_seconds),
+            throttle: &self.throttle,
+        }
+    }
+}

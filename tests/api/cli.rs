@@ -1,0 +1,321 @@
+//! The binary itself: first start, two instances on one PostgreSQL, configuration checks, and
+//! the account commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::PgDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+/// A `hotline` process, killed when dropped.
+struct Running {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("HOTLINE_ENV")
+        .env_remove("HOTLINE_ADMIN_PASSWORD")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Starts `serve` and reads its banner up to the log-in hint.
+fn serve(dir: &Path, database_url: Option<&str>) -> Running {
+    let mut cmd = command(dir);
+    cmd.args(["serve", "--data-dir", "data", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("start hotline serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut running = Running {
+        child,
+        base: String::new(),
+        lines: Vec::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("read stdout");
+        if let Some(rest) = line.strip_prefix("hotline is listening on ") {
+            running.base = rest.split_whitespace().next().unwrap_or("").to_string();
+        }
+        let done = line.contains("Log in");
+        running.lines.push(line);
+        if done {
+            break;
+        }
+    }
+    // keep draining, so the server never writes into a closed pipe
+    std::thread::spawn(move || lines.for_each(drop));
+    assert!(
+        running.base.starts_with("http://127.0.0.1:"),
+        "banner: {:?}",
+        running.lines
+    );
+    running
+}
+
+fn banner_password(running: &Running) -> Option<String> {
+    running.lines.iter().find_map(|l| {
+        l.split_once("with the password: ")
+            .map(|(_, p)| p.trim().to_string())
+    })
+}
+
+async fn login_and_me(base: &str, password: &str) -> Value {
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    let pair: Value = res.json().await.expect("pair");
+    let token = pair["access_token"].as_str().expect("token");
+    let res = client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.expect("me")
+}
+
+#[actix_web::test]
+async fn first_start_on_sqlite_prints_working_credentials() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = serve(dir.path(), None);
+    let password = banner_password(&running).expect("password in banner");
+    assert!(
+        dir.path().join("data/hotline.db").exists(),
+        "database created"
+    );
+    let key = dir.path().join("data/jwt.key");
+    assert!(key.exists(), "JWT key generated");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let me = login_and_me(&running.base, &password).await;
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["roles"], json!(["admin"]));
+    drop(running);
+
+    // a second start keeps the account and prints no new password
+    let again = serve(dir.path(), None);
+    assert_eq!(banner_password(&again), None);
+    login_and_me(&again.base, &password).await;
+}
+
+#[actix_web::test]
+async fn two_instances_start_together_on_one_postgres() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    let dir_a = tempfile::tempdir().expect("tmp");
+    let dir_b = tempfile::tempdir().expect("tmp");
+    let url = db.url.clone();
+    let (a, b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| serve(dir_a.path(), Some(&url)));
+        let tb = s.spawn(|| serve(dir_b.path(), Some(&url)));
+        (
+            ta.join().expect("instance a"),
+            tb.join().expect("instance b"),
+        )
+    });
+    let client = reqwest::Client::new();
+    for running in [&a, &b] {
+        let res = client
+            .get(format!("{}/readyz", running.base))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let passwords: Vec<String> = [&a, &b].iter().filter_map(|r| banner_password(r)).collect();
+    assert_eq!(
+        passwords.len(),
+        1,
+        "exactly one instance creates admin: {:?} {:?}",
+        a.lines,
+        b.lines
+    );
+
+    let mut conn = PgConnection::establish(&db.url).expect("connect");
+    let applied: i64 = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+        .get_result::<Count>(&mut conn)
+        .expect("count")
+        .n;
+    let shipped = std::fs::read_dir("migrations/postgres")
+        .expect("migrations")
+        .count() as i64;
+    assert_eq!(applied, shipped, "each migration applied once");
+    let admins: i64 = diesel::sql_query("SELECT count(*) AS n FROM users")
+        .get_result::<Count>(&mut conn)
+        .expect("n")
+        .n;
+    assert_eq!(admins, 1);
+    // both serve the same data
+    login_and_me(&a.base, &passwords[0]).await;
+    login_and_me(&b.base, &passwords[0]).await;
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_redacts_secrets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = command(dir.path())
+        .args(["check-config"])
+        .env("HOTLINE__SERVER__WORKERS", "many")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.workers"), "{err}");
+
+    let out = command(dir.path())
+        .args(["check-config"])
+        .env("DATABASE_URL", "mysql://h/db")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url"));
+
+    let out = command(dir.path())
+        .args(["check-config", "--bind", "nonsense"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.bind"));
+
+    let secret = "s3cret-value-that-is-long-enough-1234567890";
+    let out = command(dir.path())
+        .args(["check-config"])
+        .env("HOTLINE__AUTH__JWT_SECRET", secret)
+        .env("DATABASE_URL", "postgres://u:pgpass@localhost/db")
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(secret) && !text.contains("pgpass"), "{text}");
+    assert!(text.contains("[redacted]"), "{text}");
+
+    // a secret in a config file is refused
+    std::fs::create_dir_all(dir.path().join("config")).expect("dir");
+    std::fs::write(
+        dir.path().join("config/default.toml"),
+        format!("[auth]\njwt_secret = \"{secret}\"\n"),
+    )
+    .expect("write");
+    let out = command(dir.path())
+        .args(["check-config"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.jwt_secret"));
+}
+
+#[test]
+fn account_commands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |args: &[&str]| {
+        let out = command(dir.path())
+            .arg("--data-dir")
+            .arg("data")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "user",
+        "add",
+        "olga",
+        "--role",
+        "operator",
+        "--role",
+        "dispatcher",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("password: "), "{out}");
+    let (code, _, err) = run(&["user", "add", "olga", "--role", "operator"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("taken"), "{err}");
+    let (code, _, err) = run(&["user", "add", "x1", "--role", "boss"]);
+    assert_eq!(code, Some(2), "clap rejects an unknown role: {err}");
+    let (_, out, _) = run(&["user", "list"]);
+    assert!(
+        out.contains("olga") && out.contains("dispatcher,operator"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["user", "disable", "olga"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("disabled"));
+    let (code, out, _) = run(&["user", "set-password", "olga"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("password: "));
+    let (code, out, err) = run(&[
+        "api-client",
+        "add",
+        "wechat-gateway",
+        "--scope",
+        "tickets:submit",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("hlk_"), "{out}");
+    let (_, out, _) = run(&["api-client", "list"]);
+    assert!(
+        out.contains("wechat-gateway") && out.contains("tickets:submit"),
+        "{out}"
+    );
+    let (code, _, _) = run(&["api-client", "disable", "wechat-gateway"]);
+    assert_eq!(code, Some(0));
+    for help in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["user", "add", "--help"],
+        &["api-client", "add", "--help"],
+    ] {
+        let (code, out, _) = run(help);
+        assert_eq!(code, Some(0));
+        assert!(out.contains("Usage"), "{out}");
+    }
+}

@@ -1,0 +1,288 @@
+//! Test harness: starts the real application on a random port with a fresh database per test,
+//! on SQLite always and on PostgreSQL when HOTLINE_TEST_POSTGRES_URL is set.
+
+use std::path::Path;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use hotline::accounts::users::{self, NewUser};
+use hotline::auth::Role;
+use hotline::clock::Clock;
+use hotline::config::{Overrides, Settings};
+use hotline::db;
+use hotline::state::AppState;
+use hotline::Application;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    _data_dir: tempfile::TempDir,
+    _database: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database made for one test and dropped after it.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// A fresh database, or `None` (with a notice) when no PostgreSQL is configured.
+    /// Under CI=true a missing PostgreSQL is a failure, not a skip.
+    pub fn create() -> Option<PgDatabase> {
+        let Some(admin_url) = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but HOTLINE_TEST_POSTGRES_URL is not set: the PostgreSQL runs cannot be skipped");
+            }
+            eprintln!("notice: HOTLINE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL run of this test");
+            return None;
+        };
+        let name = format!("hotline_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn =
+            PgConnection::establish(&admin_url).expect("connect to HOTLINE_TEST_POSTGRES_URL");
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
+        let url = format!("{base}/{name}");
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// Settings for a test: defaults from config/, a private data directory, port 0.
+pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
+    let overrides = Overrides {
+        bind: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.to_path_buf()),
+        database_url: Some(database_url.to_string()),
+    };
+    let mut settings = Settings::load(Path::new("config"), &overrides).expect("test settings");
+    settings.server.workers = 1;
+    settings.database.pool_size = 4;
+    settings
+}
+
+/// Starts the app; `None` when the backend is PostgreSQL and none is configured.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PgDatabase::create()?),
+    };
+    let url = match &database {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", data_dir.path().join("hotline.db").display()),
+    };
+    let mut settings = test_settings(data_dir.path(), &url);
+    tweak(&mut settings);
+    let clock = Clock::manual(chrono::Utc::now().naive_utc());
+    let app = Application::build(settings, clock)
+        .await
+        .expect("build application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+
+    let now = state.clock.now();
+    db::run(&state.pool, move |c| {
+        users::create(
+            c,
+            NewUser {
+                username: "admin".into(),
+                display_name: Some("Test Admin".into()),
+                email: None,
+                password: ADMIN_PASSWORD.into(),
+                roles: vec![Role::Admin],
+            },
+            now,
+        )
+    })
+    .await
+    .expect("create admin");
+
+    Some(TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        state,
+        _data_dir: data_dir,
+        _database: database,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn login_raw(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in and returns the whole token pair.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let res = self.login_raw(username, password).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        res.json().await.expect("token pair")
+    }
+
+    pub async fn admin_token(&self) -> String {
+        token_of(&self.login("admin", ADMIN_PASSWORD).await)
+    }
+
+    /// Creates a user through the API and returns its id.
+    pub async fn create_user(&self, admin_token: &str, username: &str, roles: &[&str]) -> String {
+        let res = self
+            .post(
+                "/api/v1/users",
+                Some(admin_token),
+                json!({"username": username, "password": format!("{username}-password"), "roles": roles}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create user {username}");
+        let body: Value = res.json().await.expect("user");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a user and logs them in; returns (id, access token).
+    pub async fn user_with_token(
+        &self,
+        admin_token: &str,
+        username: &str,
+        roles: &[&str],
+    ) -> (String, String) {
+        let id = self.create_user(admin_token, username, roles).await;
+        let pair = self.login(username, &format!("{username}-password")).await;
+        (id, token_of(&pair))
+    }
+}
+
+pub fn token_of(pair: &Value) -> String {
+    pair["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Asserts an error response: status, JSON body with the code, and a message.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status for expected error '{code}'");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        ct.starts_with("application/json"),
+        "content type {ct} for '{code}'"
+    );
+    let body: Value = res.json().await.expect("json error body");
+    assert_eq!(body["error"], code, "error body {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
+    body
+}
+
+/// Generates, for each named `async fn NAME(app: TestApp)`, a module with a `sqlite` and a
+/// `postgres` test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::{spawn_app, Backend};
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+                    super::$name(app).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) = spawn_app(Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,10 @@
+//! Integration tests through the HTTP API, one test crate (one binary to link).
+
+mod helpers;
+
+mod api_clients;
+mod auth;
+mod cli;
+mod errors;
+mod ops;
+mod users;
