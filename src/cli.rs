@@ -7,10 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::accounts::{api_clients, users};
 use crate::auth::{password, Role, Scope};
+use crate::bulk::{self, Dataset, Format};
 use crate::clock::Clock;
 use crate::config::{Overrides, Settings};
 use crate::db::{self, DbConnection};
 use crate::error::AppError;
+use crate::ids::DepartmentId;
 use crate::pagination::PageParams;
 use crate::startup::{prepare_database, Application};
 use crate::telemetry;
@@ -41,7 +43,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (creates and migrates the database, creates `admin` on first start).
-    Serve(BindArg),
+    Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Validate the configuration and print it, secrets redacted.
@@ -52,6 +54,45 @@ pub enum Command {
     /// Manage API clients (channel gateways).
     #[command(subcommand)]
     ApiClient(ApiClientCommand),
+    /// Import departments, regions, categories or rules from a CSV or JSON file (all rows or none).
+    Import {
+        /// departments, regions, categories or rules
+        dataset: Dataset,
+        file: PathBuf,
+        /// csv or json (default: from the file name's extension)
+        #[arg(long)]
+        format: Option<Format>,
+    },
+    /// Export a dataset to standard output in the import format.
+    Export {
+        dataset: Dataset,
+        #[arg(long, default_value = "csv")]
+        format: Format,
+    },
+    /// Load the demo county (departments, regions, categories, rules) and one account per role.
+    SeedDemo,
+    /// Measure bulk import and routing on generated data in a scratch database.
+    Bench {
+        /// Database to fill (must be empty); default: a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 15_000)]
+        regions: usize,
+        #[arg(long, default_value_t = 2_000)]
+        rules: usize,
+        /// Routing calls to time (each run once by region id and once by point).
+        #[arg(long, default_value_t = 1_000)]
+        previews: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub bind: BindArg,
+    /// Load the demo county and demo accounts before serving (see `seed-demo`).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +115,9 @@ pub enum UserCommand {
         display_name: Option<String>,
         #[arg(long)]
         email: Option<String>,
+        /// Code of the department (required for department roles).
+        #[arg(long)]
+        department: Option<String>,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -111,7 +155,7 @@ pub enum ApiClientCommand {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let bind = match &cli.command {
-        Command::Serve(b) | Command::CheckConfig(b) => b.bind.clone(),
+        Command::Serve(ServeArgs { bind: b, .. }) | Command::CheckConfig(b) => b.bind.clone(),
         _ => None,
     };
     let overrides = Overrides {
@@ -139,7 +183,7 @@ pub fn main() -> i32 {
 
 async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> {
     match command {
-        Command::Serve(_) => serve(settings).await,
+        Command::Serve(args) => serve(settings, args.demo).await,
         Command::Migrate => {
             let (_, applied) = prepare_database(&settings).await?;
             if applied.is_empty() {
@@ -164,10 +208,141 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             let (pool, _) = prepare_database(&settings).await?;
             db::run(&pool, move |c| api_client_command(c, cmd)).await
         }
+        Command::Import {
+            dataset,
+            file,
+            format,
+        } => {
+            let format = match format {
+                Some(f) => f,
+                None => match file.extension().and_then(|e| e.to_str()) {
+                    Some("json") => Format::Json,
+                    Some("csv") => Format::Csv,
+                    _ => {
+                        return Err(AppError::validation(
+                            "--format: give csv or json (the file name does not tell)",
+                        ))
+                    }
+                },
+            };
+            let bytes = std::fs::read(&file).map_err(|e| {
+                AppError::validation(format!("cannot read {}: {e}", file.display()))
+            })?;
+            let (pool, _) = prepare_database(&settings).await?;
+            let now = Clock::system().now();
+            let result = db::run(&pool, move |c| {
+                bulk::import(c, dataset, format, &bytes, None, now)
+            })
+            .await;
+            match result {
+                Ok(r) => {
+                    println!(
+                        "imported {} rows: {} created, {} updated",
+                        r.rows, r.created, r.updated
+                    );
+                    Ok(())
+                }
+                Err(AppError::Import { message, errors }) => {
+                    for e in &errors {
+                        eprintln!("row {}: {}", e.row, e.message);
+                    }
+                    Err(AppError::validation(message))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Command::Export { dataset, format } => {
+            let (pool, _) = prepare_database(&settings).await?;
+            let bytes = db::run(&pool, move |c| bulk::export(c, dataset, format)).await?;
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| AppError::Internal(format!("cannot write: {e}")))
+        }
+        Command::SeedDemo => {
+            let (pool, _) = prepare_database(&settings).await?;
+            let given = std::env::var("HOTLINE_ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty());
+            let from_env = given.is_some();
+            let now = Clock::system().now();
+            if let Some(password) =
+                db::run(&pool, move |c| users::ensure_initial_admin(c, given, now)).await?
+            {
+                let shown = if from_env {
+                    "<HOTLINE_ADMIN_PASSWORD>".to_string()
+                } else {
+                    password
+                };
+                say(format!(
+                    "created the account 'admin' with the password: {shown}"
+                ));
+            }
+            let summary = seed_demo(&pool).await?;
+            print_demo(&summary);
+            Ok(())
+        }
+        Command::Bench {
+            database_url,
+            regions,
+            rules,
+            previews,
+        } => {
+            let scratch = std::env::temp_dir()
+                .join(format!("hotline-bench-{}", uuid::Uuid::new_v4().simple()));
+            let url = database_url
+                .unwrap_or_else(|| format!("sqlite://{}", scratch.join("bench.db").display()));
+            let db_settings = crate::config::DatabaseSettings {
+                url,
+                ..settings.database.clone()
+            };
+            let options = crate::bench::BenchOptions {
+                regions,
+                rules,
+                previews,
+            };
+            let report = actix_web::web::block(move || {
+                let pool = db::build_pool(&db_settings)?;
+                crate::bench::run(&pool, &options)
+            })
+            .await
+            .map_err(|_| AppError::Internal("benchmark was cancelled".into()))?;
+            let _ = std::fs::remove_dir_all(&scratch);
+            print!("{}", report?);
+            Ok(())
+        }
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), AppError> {
+async fn seed_demo(pool: &db::Pool) -> Result<crate::demo::DemoSummary, AppError> {
+    let now = Clock::system().now();
+    db::run(pool, move |c| crate::demo::seed(c, now)).await
+}
+
+fn print_demo(summary: &crate::demo::DemoSummary) {
+    for r in &summary.imports {
+        say(format!(
+            "demo {:?}: {} rows ({} created, {} updated)",
+            r.dataset, r.rows, r.created, r.updated
+        ));
+    }
+    say("demo accounts:");
+    for u in &summary.users {
+        let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+        let password = u
+            .password
+            .clone()
+            .unwrap_or_else(|| "(exists; password unchanged)".into());
+        say(format!(
+            "  {:<12} {:<18} {:<20} password: {password}",
+            u.username,
+            roles.join(","),
+            u.department.as_deref().unwrap_or("-")
+        ));
+    }
+}
+
+async fn serve(settings: Settings, demo: bool) -> Result<(), AppError> {
     let bind = settings.server.bind.clone();
     let backend = settings.backend();
     let app = Application::build(settings, Clock::system()).await?;
@@ -182,6 +357,9 @@ async fn serve(settings: Settings) -> Result<(), AppError> {
         users::ensure_initial_admin(c, given, now)
     })
     .await?;
+    if demo {
+        print_demo(&seed_demo(&state.pool).await?);
+    }
     say(format!(
         "hotline is listening on {base} ({backend:?}); API docs at {base}/docs"
     ));
@@ -242,9 +420,20 @@ fn user_command(conn: &mut DbConnection, cmd: UserCommand) -> Result<(), AppErro
             roles,
             display_name,
             email,
+            department,
             password_stdin,
         } => {
             let (password, generated) = read_password(password_stdin)?;
+            let department_id = match department {
+                Some(code) => Some(DepartmentId(
+                    crate::org::find_by_code(conn, &code)?
+                        .ok_or_else(|| {
+                            AppError::NotFound(format!("no department with code '{code}'"))
+                        })?
+                        .id,
+                )),
+                None => None,
+            };
             let user = users::create(
                 conn,
                 users::NewUser {
@@ -253,6 +442,7 @@ fn user_command(conn: &mut DbConnection, cmd: UserCommand) -> Result<(), AppErro
                     email,
                     password: password.clone(),
                     roles,
+                    department_id,
                 },
                 now,
             )?;

@@ -43,6 +43,7 @@ pub struct ServerSettings {
     pub bind: String,
     pub workers: usize,
     pub max_json_bytes: usize,
+    pub max_import_bytes: usize,
     pub shutdown_timeout_seconds: u64,
     pub trust_forwarded_for: bool,
 }

@@ -26,6 +26,12 @@ pub enum AppError {
     /// 409: the request conflicts with the current state (duplicate name, illegal transition).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 422: a bulk import refused whole, with the rows at fault.
+    #[error("{message}")]
+    Import {
+        message: String,
+        errors: Vec<RowError>,
+    },
     /// 429: throttled; `retry_after` in seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -53,6 +59,17 @@ pub struct ErrorBody {
     /// Machine-readable code, e.g. `invalid_credentials`, `not_found`, `malformed_json`.
     pub error: String,
     /// Human-readable explanation.
+    pub message: String,
+    /// For `import_failed`: each row at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<RowError>>,
+}
+
+/// One rejected row of a bulk import.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// 1-based number of the data row (the CSV header is not counted; line = row + 1).
+    pub row: usize,
     pub message: String,
 }
 
@@ -92,6 +109,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::TooManyRequests { .. } => "too_many_attempts",
+            AppError::Import { .. } => "import_failed",
             AppError::Unavailable(_) => "unavailable",
             AppError::Config(_) | AppError::Internal(_) => "internal",
         }
@@ -102,7 +120,9 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation { .. } | AppError::Import { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -134,9 +154,14 @@ impl ResponseError for AppError {
         if let AppError::TooManyRequests { retry_after, .. } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
+        let errors = match self {
+            AppError::Import { errors, .. } => Some(errors.clone()),
+            _ => None,
+        };
         response.json(ErrorBody {
             error: self.code().to_string(),
             message,
+            errors,
         })
     }
 }

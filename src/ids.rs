@@ -42,3 +42,19 @@ id_type!(
     /// Identifies an API client (a channel gateway).
     ApiClientId
 );
+id_type!(
+    /// Identifies a department (an organisation unit that handles tickets).
+    DepartmentId
+);
+id_type!(
+    /// Identifies an administrative region (county, town, village, grid).
+    RegionId
+);
+id_type!(
+    /// Identifies a category of the service catalogue.
+    CategoryId
+);
+id_type!(
+    /// Identifies a routing rule.
+    RuleId
+);

@@ -6,16 +6,27 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod bench;
+pub mod bulk;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod org;
 pub mod pagination;
+pub mod regions;
+pub mod routing;
+pub mod serde_util;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tree;
+pub mod validate;
+pub mod vocab;
 
 pub use startup::Application;

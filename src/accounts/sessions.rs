@@ -305,6 +305,7 @@ pub fn authenticate(
         username: user.username,
         display_name: user.display_name,
         roles: RoleSet::from_db(&user.roles),
+        department_id: user.department_id.map(crate::ids::DepartmentId),
         session_id: SessionId(claims.sid.clone()),
     })
 }

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::utc;
-use crate::auth::{password, Role, RoleSet};
+use crate::auth::{password, Role, RoleSet, UserPrincipal};
 use crate::db::schema::{sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
-use crate::ids::UserId;
+use crate::ids::{DepartmentId, UserId};
 use crate::pagination::{Page, PageRequest};
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
@@ -23,6 +23,7 @@ pub struct UserRow {
     pub password_hash: String,
     pub roles: String,
     pub active: bool,
+    pub department_id: Option<String>,
     pub password_changed_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -37,6 +38,8 @@ pub struct User {
     pub email: Option<String>,
     pub roles: Vec<Role>,
     pub active: bool,
+    /// The department a `department_staff` / `department_admin` works in.
+    pub department_id: Option<DepartmentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -50,6 +53,7 @@ impl From<UserRow> for User {
             email: r.email,
             roles: RoleSet::from_db(&r.roles).to_vec(),
             active: r.active,
+            department_id: r.department_id.map(DepartmentId),
             created_at: utc(r.created_at),
             updated_at: utc(r.updated_at),
         }
@@ -68,6 +72,9 @@ pub struct NewUser {
     pub password: String,
     /// At least one role.
     pub roles: Vec<Role>,
+    /// Required for department roles.
+    #[serde(default)]
+    pub department_id: Option<DepartmentId>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -78,12 +85,17 @@ pub struct UserChanges {
     pub roles: Option<Vec<Role>>,
     /// `false` disables the account and ends all its sessions at once.
     pub active: Option<bool>,
+    /// Moves the user to another department (`null`: none).
+    #[serde(default, deserialize_with = "crate::serde_util::double_option")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub department_id: Option<Option<DepartmentId>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UserFilter {
     pub role: Option<Role>,
     pub active: Option<bool>,
+    pub department_id: Option<DepartmentId>,
 }
 
 pub fn validate_username(username: &str) -> Result<(), AppError> {
@@ -101,23 +113,57 @@ pub fn validate_username(username: &str) -> Result<(), AppError> {
 }
 
 fn validate_display_name(name: &str) -> Result<(), AppError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(AppError::validation("display_name: 1-100 characters"));
+    crate::validate::name("display_name", name, 100)
+}
+
+fn validate_email(email: &str) -> Result<(), AppError> {
+    crate::validate::email("email", email)
+}
+
+/// Roles a department admin may grant within their own department.
+const DEPARTMENT_ROLES: [Role; 2] = [Role::DepartmentStaff, Role::DepartmentAdmin];
+
+/// Who may manage an account: admins any; a department admin the accounts of their own
+/// department, with department roles only. Anyone else gets 403.
+pub fn authorize_manage(
+    actor: &UserPrincipal,
+    department: Option<&DepartmentId>,
+    roles: Option<&[Role]>,
+) -> Result<(), AppError> {
+    if actor.roles.contains(Role::Admin) {
+        return Ok(());
+    }
+    if !actor.roles.contains(Role::DepartmentAdmin) {
+        return Err(AppError::Forbidden(
+            "managing accounts needs the admin or department_admin role".into(),
+        ));
+    }
+    if actor.department_id.is_none() || department != actor.department_id.as_ref() {
+        return Err(AppError::Forbidden(
+            "department admins manage the accounts of their own department only".into(),
+        ));
+    }
+    if roles.is_some_and(|roles| roles.iter().any(|r| !DEPARTMENT_ROLES.contains(r))) {
+        return Err(AppError::Forbidden(
+            "department admins grant only department_staff and department_admin".into(),
+        ));
     }
     Ok(())
 }
 
-fn validate_email(email: &str) -> Result<(), AppError> {
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(AppError::validation(format!(
-            "email: '{email}' is not an e-mail address"
-        )))
+/// Department roles need a department, and the department must exist.
+fn check_department(
+    conn: &mut DbConnection,
+    roles: &RoleSet,
+    department: Option<&DepartmentId>,
+) -> Result<(), AppError> {
+    let needs = roles.contains(Role::DepartmentStaff) || roles.contains(Role::DepartmentAdmin);
+    match department {
+        Some(d) => crate::org::referenced(conn, "department_id", d).map(|_| ()),
+        None if needs => Err(AppError::validation(
+            "department_id: department_staff and department_admin users belong to a department",
+        )),
+        None => Ok(()),
     }
 }
 
@@ -144,6 +190,7 @@ pub fn create(
         validate_email(email)?;
     }
     let roles = role_set(&input.roles)?;
+    check_department(conn, &roles, input.department_id.as_ref())?;
     let row = UserRow {
         id: UserId::generate().0,
         username: input.username,
@@ -152,6 +199,7 @@ pub fn create(
         password_hash: password::hash(&input.password)?,
         roles: roles.to_db(),
         active: true,
+        department_id: input.department_id.map(|d| d.0),
         password_changed_at: now,
         created_at: now,
         updated_at: now,
@@ -210,6 +258,9 @@ pub fn list(
     if let Some(active) = filter.active {
         query = query.filter(users::active.eq(active));
     }
+    if let Some(department) = &filter.department_id {
+        query = query.filter(users::department_id.eq(department.0.clone()));
+    }
     if let Some(role) = filter.role {
         // roles is a short comma-separated list; match a whole element
         query = query.filter(
@@ -249,6 +300,11 @@ pub fn update(
         if let Some(roles) = roles {
             row.roles = roles.to_db();
         }
+        if let Some(department) = changes.department_id {
+            row.department_id = department.map(|d| d.0);
+        }
+        let department = row.department_id.clone().map(DepartmentId);
+        check_department(conn, &RoleSet::from_db(&row.roles), department.as_ref())?;
         if let Some(active) = changes.active {
             if row.active && !active {
                 revoke_all_sessions(conn, id, now)?;
@@ -335,6 +391,7 @@ pub fn ensure_initial_admin(
         email: None,
         password: password.clone(),
         roles: vec![Role::Admin],
+        department_id: None,
     };
     match create(conn, input, now) {
         Ok(_) => Ok(Some(password)),

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use super::roles::{Role, RoleSet, Scope};
 use crate::error::AppError;
-use crate::ids::{ApiClientId, SessionId, UserId};
+use crate::ids::{ApiClientId, DepartmentId, SessionId, UserId};
 
 /// A signed-in staff member.
 #[derive(Debug, Clone)]
@@ -14,6 +14,7 @@ pub struct UserPrincipal {
     pub username: String,
     pub display_name: String,
     pub roles: RoleSet,
+    pub department_id: Option<DepartmentId>,
     pub session_id: SessionId,
 }
 

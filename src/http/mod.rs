@@ -11,6 +11,8 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod org;
+pub mod routing;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -64,6 +66,64 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::PATCH, "/api/v1/api-clients/{id}", |r| {
             r.to(api_clients::update)
         }),
+        ep(M::GET, "/api/v1/departments", |r| {
+            r.to(org::list_departments)
+        }),
+        ep(M::POST, "/api/v1/departments", |r| {
+            r.to(org::create_department)
+        }),
+        ep(M::GET, "/api/v1/departments/{id}", |r| {
+            r.to(org::get_department)
+        }),
+        ep(M::PATCH, "/api/v1/departments/{id}", |r| {
+            r.to(org::update_department)
+        }),
+        ep(M::GET, "/api/v1/regions", |r| r.to(org::list_regions)),
+        ep(M::POST, "/api/v1/regions", |r| r.to(org::create_region)),
+        ep(M::GET, "/api/v1/regions/resolve", |r| {
+            r.to(org::resolve_region)
+        }),
+        ep(M::GET, "/api/v1/regions/{id}", |r| r.to(org::get_region)),
+        ep(M::PATCH, "/api/v1/regions/{id}", |r| {
+            r.to(org::update_region)
+        }),
+        ep(M::GET, "/api/v1/categories", |r| r.to(org::list_categories)),
+        ep(M::POST, "/api/v1/categories", |r| {
+            r.to(org::create_category)
+        }),
+        ep(M::GET, "/api/v1/categories/{id}", |r| {
+            r.to(org::get_category)
+        }),
+        ep(M::PATCH, "/api/v1/categories/{id}", |r| {
+            r.to(org::update_category)
+        }),
+        ep(M::GET, "/api/v1/routing-rules", |r| {
+            r.to(routing::list_rules)
+        }),
+        ep(M::POST, "/api/v1/routing-rules", |r| {
+            r.to(routing::create_rule)
+        }),
+        ep(M::GET, "/api/v1/routing-rules/{id}", |r| {
+            r.to(routing::get_rule)
+        }),
+        ep(M::PATCH, "/api/v1/routing-rules/{id}", |r| {
+            r.to(routing::update_rule)
+        }),
+        ep(M::DELETE, "/api/v1/routing-rules/{id}", |r| {
+            r.to(routing::delete_rule)
+        }),
+        ep(M::GET, "/api/v1/routing-rules/{id}/history", |r| {
+            r.to(routing::rule_history)
+        }),
+        ep(M::POST, "/api/v1/routing/preview", |r| {
+            r.to(routing::preview)
+        }),
+        ep(M::POST, "/api/v1/import/{dataset}", |r| {
+            r.to(routing::import)
+        }),
+        ep(M::GET, "/api/v1/export/{dataset}", |r| {
+            r.to(routing::export)
+        }),
     ]
 }
 
@@ -73,6 +133,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for endpoint in endpoints() {
         by_path.entry(endpoint.path).or_default().push(endpoint);
     }
+    // Literal segments must win over `{param}` ones (`/regions/resolve` before `/regions/{id}`):
+    // register paths with fewer parameters first.
+    let mut by_path: Vec<_> = by_path.into_iter().collect();
+    by_path.sort_by_key(|(path, _)| path.matches('{').count());
     for (path, endpoints) in by_path {
         let mut resource = web::resource(path).default_service(web::to(errors::wrong_method));
         for endpoint in endpoints {

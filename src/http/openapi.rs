@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_clients, auth, ops, users};
+use super::{api_clients, auth, ops, org, routing, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,11 @@ use super::{api_clients, auth, ops, users};
         auth::login, auth::refresh, auth::logout, auth::me, auth::change_password,
         users::list, users::create, users::get, users::update, users::set_password,
         api_clients::list, api_clients::create, api_clients::get, api_clients::update,
+        org::list_departments, org::create_department, org::get_department, org::update_department,
+        org::list_regions, org::create_region, org::resolve_region, org::get_region, org::update_region,
+        org::list_categories, org::create_category, org::get_category, org::update_category,
+        routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
+        routing::rule_history, routing::preview, routing::import, routing::export,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -22,6 +27,8 @@ use super::{api_clients, auth, ops, users};
         (name = "auth", description = "Sign-in, tokens, the current principal"),
         (name = "users", description = "Staff accounts"),
         (name = "api-clients", description = "Channel gateways authenticated by API key"),
+        (name = "organisation", description = "Departments, regions and the service catalogue"),
+        (name = "routing", description = "Routing rules, the routing preview, bulk import and export"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::users::{self, NewUser, User, UserChanges, UserFilter};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, UserPrincipal};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
-use crate::ids::UserId;
+use crate::ids::{DepartmentId, UserId};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 
@@ -19,6 +19,8 @@ pub struct UserQuery {
     pub role: Option<Role>,
     /// Only active (`true`) or disabled (`false`) users.
     pub active: Option<bool>,
+    /// Only users of this department (department admins always see only their own).
+    pub department_id: Option<uuid::Uuid>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -39,16 +41,23 @@ pub async fn list(
     principal: Principal,
     query: web::Query<UserQuery>,
 ) -> Result<web::Json<Page<User>>, AppError> {
-    principal.require_any_role(&[Role::Admin, Role::Supervisor])?;
+    let actor =
+        principal.require_any_role(&[Role::Admin, Role::Supervisor, Role::DepartmentAdmin])?;
     let query = query.into_inner();
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
     }
     .validate()?;
+    let mut department_id = query.department_id.map(|d| DepartmentId(d.to_string()));
+    if !actor.roles.contains(Role::Admin) && !actor.roles.contains(Role::Supervisor) {
+        department_id = actor.department_id.clone();
+        users::authorize_manage(actor, department_id.as_ref(), None)?;
+    }
     let filter = UserFilter {
         role: query.role,
         active: query.active,
+        department_id,
     };
     Ok(web::Json(
         db::run(&state.pool, move |c| users::list(c, &filter, &page)).await?,
@@ -67,9 +76,13 @@ pub async fn create(
     principal: Principal,
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, AppError> {
-    principal.require_any_role(&[Role::Admin])?;
+    let actor = principal.user()?;
+    let mut input = body.into_inner();
+    if input.department_id.is_none() && !actor.roles.contains(Role::Admin) {
+        input.department_id = actor.department_id.clone();
+    }
+    users::authorize_manage(actor, input.department_id.as_ref(), Some(&input.roles))?;
     let now = state.clock.now();
-    let input = body.into_inner();
     let user = db::run(&state.pool, move |c| users::create(c, input, now)).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -104,9 +117,17 @@ pub async fn update(
     id: web::Path<uuid::Uuid>,
     body: web::Json<UserChanges>,
 ) -> Result<web::Json<User>, AppError> {
-    let admin = principal.require_any_role(&[Role::Admin])?;
+    let admin = principal.user()?.clone();
     let id = UserId(id.into_inner().to_string());
     let changes = body.into_inner();
+    let target = load_managed(&state, &admin, &id).await?;
+    if !admin.roles.contains(Role::Admin) {
+        let department = changes
+            .department_id
+            .clone()
+            .unwrap_or(target.department_id.clone());
+        users::authorize_manage(&admin, department.as_ref(), changes.roles.as_deref())?;
+    }
     if admin.id == id
         && (changes.active == Some(false)
             || changes
@@ -138,8 +159,9 @@ pub async fn set_password(
     id: web::Path<uuid::Uuid>,
     body: web::Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
-    principal.require_any_role(&[Role::Admin])?;
+    let actor = principal.user()?.clone();
     let id = UserId(id.into_inner().to_string());
+    load_managed(&state, &actor, &id).await?;
     let now = state.clock.now();
     let password = body.into_inner().password;
     db::run(&state.pool, move |c| {
@@ -147,4 +169,31 @@ pub async fn set_password(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A manager (admin or department admin) may see the account; others get 404, which does not
+/// reveal whether it exists.
+fn visible_to_manager(actor: &UserPrincipal, user: &User) -> Result<(), AppError> {
+    if actor.roles.contains(Role::Admin) {
+        return Ok(());
+    }
+    users::authorize_manage(actor, user.department_id.as_ref(), None)
+        .map_err(|_| AppError::NotFound(format!("no user with id {}", user.id)))
+}
+
+/// Loads an account the actor may manage (403 for non-managers, 404 outside their department).
+async fn load_managed(
+    state: &web::Data<AppState>,
+    actor: &UserPrincipal,
+    id: &UserId,
+) -> Result<User, AppError> {
+    if !actor.roles.contains(Role::Admin) && !actor.roles.contains(Role::DepartmentAdmin) {
+        return Err(AppError::Forbidden(
+            "managing accounts needs the admin or department_admin role".into(),
+        ));
+    }
+    let id = id.clone();
+    let user = db::run(&state.pool, move |c| users::get(c, &id)).await?;
+    visible_to_manager(actor, &user)?;
+    Ok(user)
 }

@@ -132,6 +132,7 @@ pub async fn spawn_app_with(
                 email: None,
                 password: ADMIN_PASSWORD.into(),
                 roles: vec![Role::Admin],
+                department_id: None,
             },
             now,
         )
@@ -214,8 +215,13 @@ impl TestApp {
                 json!({"username": username, "password": format!("{username}-password"), "roles": roles}),
             )
             .await;
-        assert_eq!(res.status(), StatusCode::CREATED, "create user {username}");
+        let status = res.status();
         let body: Value = res.json().await.expect("user");
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "create user {username}: {body}"
+        );
         body["id"].as_str().expect("id").to_string()
     }
 

@@ -7,4 +7,6 @@ mod auth;
 mod cli;
 mod errors;
 mod ops;
+mod organisation;
+mod routing;
 mod users;

@@ -121,8 +121,7 @@ async fn user_filters(app: TestApp) {
     let id = app
         .create_user(&admin, "op2", &["operator", "dispatcher"])
         .await;
-    app.create_user(&admin, "staff1", &["department_staff"])
-        .await;
+    app.create_user(&admin, "staff1", &["supervisor"]).await;
     app.patch(
         &format!("/api/v1/users/{id}"),
         Some(&admin),

@@ -1,0 +1,270 @@
+//! `hotline bench`: measures bulk import and routing on generated data of a city's size
+//! (15,000 regions, 2,000 rules by default) in a scratch database. Figures in docs/ come from here.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::bulk::{self, Dataset, Format};
+use crate::clock::Clock;
+use crate::db::{self, DbConnection};
+use crate::error::AppError;
+use crate::ids::{CategoryId, RegionId};
+use crate::routing::{self, RoutingRequest};
+use crate::vocab::Kind;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub regions: usize,
+    pub rules: usize,
+    pub previews: usize,
+}
+
+const TOWNS: usize = 30;
+const GROUPS: usize = 10;
+const CATEGORIES_PER_GROUP: usize = 10;
+const KEYWORDS: &[&str] = &[
+    "停水", "停电", "噪音", "欠薪", "物业", "路灯", "冰雹", "燃气", "垃圾", "违建",
+];
+
+fn square(lng: f64, lat: f64, size: f64) -> String {
+    format!(
+        "{{\"type\":\"Polygon\",\"coordinates\":[[[{lng:.6},{lat:.6}],[{:.6},{lat:.6}],[{:.6},{:.6}],[{lng:.6},{:.6}],[{lng:.6},{lat:.6}]]]}}",
+        lng + size,
+        lng + size,
+        lat + size,
+        lat + size
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A county, `TOWNS` towns, and grids filling the rest, each grid a small square.
+fn regions_csv(total: usize) -> String {
+    let mut out = String::from("code,name,level,parent_code,center_lat,center_lng,polygon\n");
+    let _ = writeln!(
+        out,
+        "C0,County,county,,,,{}",
+        csv_field(&square(118.0, 36.0, 3.0))
+    );
+    let grids = total.saturating_sub(1 + TOWNS);
+    let per_town = grids.div_ceil(TOWNS).max(1);
+    let side = (per_town as f64).sqrt().ceil() as usize;
+    let cell = 0.1 / side as f64;
+    let mut made = 0;
+    for t in 0..TOWNS {
+        let (tlng, tlat) = (118.0 + (t % 6) as f64 * 0.5, 36.0 + (t / 6) as f64 * 0.5);
+        let _ = writeln!(
+            out,
+            "T{t},Town {t},town,C0,,,{}",
+            csv_field(&square(tlng, tlat, 0.1))
+        );
+        for g in 0..per_town {
+            if made == grids {
+                break;
+            }
+            let (glng, glat) = (
+                tlng + (g % side) as f64 * cell,
+                tlat + (g / side) as f64 * cell,
+            );
+            let _ = writeln!(
+                out,
+                "T{t}G{g},Grid {t}-{g},grid,T{t},,,{}",
+                csv_field(&square(glng, glat, cell))
+            );
+            made += 1;
+        }
+    }
+    out
+}
+
+fn departments_csv() -> String {
+    let mut out = String::from("code,name,level,parent_code\nGOV,Government,county,\n");
+    for d in 0..GROUPS * 3 {
+        let _ = writeln!(out, "D{d},Department {d},department,GOV");
+    }
+    for t in 0..TOWNS {
+        let _ = writeln!(out, "TD{t},Town office {t},town,GOV");
+    }
+    out
+}
+
+fn categories_csv() -> String {
+    let mut out = String::from("code,name,parent_code,default_department_code\n");
+    for g in 0..GROUPS {
+        let _ = writeln!(out, "G{g},Group {g},,D{g}");
+        for c in 0..CATEGORIES_PER_GROUP {
+            let _ = writeln!(out, "G{g}.{c},Category {g}.{c},G{g},");
+        }
+    }
+    out
+}
+
+/// Rules of every shape: by category, by category and town, by keyword, by kind.
+fn rules_csv(total: usize, rng: &mut StdRng) -> String {
+    let mut out = String::from(
+        "name,priority,category_code,region_code,kind,keywords,lead_department_code\n",
+    );
+    for r in 0..total {
+        let g = rng.gen_range(0..GROUPS);
+        let c = rng.gen_range(0..CATEGORIES_PER_GROUP);
+        let dept = rng.gen_range(0..GROUPS * 3);
+        let priority = rng.gen_range(1..100);
+        let line = match r % 4 {
+            0 => format!("R{r},{priority},G{g}.{c},,,,D{dept}"),
+            1 => format!(
+                "R{r},{priority},G{g},T{},,,TD{}",
+                rng.gen_range(0..TOWNS),
+                rng.gen_range(0..TOWNS)
+            ),
+            2 => format!(
+                "R{r},{priority},,,,{},D{dept}",
+                KEYWORDS[rng.gen_range(0..KEYWORDS.len())]
+            ),
+            _ => format!("R{r},{priority},G{g},,complaint,,D{dept}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs the benchmark against the database of `pool` (which must hold no regions yet).
+pub fn run(pool: &db::Pool, options: &BenchOptions) -> Result<String, AppError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| AppError::Unavailable(format!("no database connection: {e}")))?;
+    let conn: &mut DbConnection = &mut conn;
+    db::run_migrations(conn)?;
+    let now = Clock::system().now();
+    let mut report = format!("backend: {:?}\n", conn.backend());
+    let mut rng = StdRng::seed_from_u64(12345);
+
+    let regions = regions_csv(options.regions);
+    let started = Instant::now();
+    let r = bulk::import(
+        conn,
+        Dataset::Regions,
+        Format::Csv,
+        regions.as_bytes(),
+        None,
+        now,
+    )?;
+    let _ = writeln!(
+        report,
+        "import {} regions (CSV, with polygons): {:.2} s",
+        r.rows,
+        started.elapsed().as_secs_f64()
+    );
+
+    bulk::import(
+        conn,
+        Dataset::Departments,
+        Format::Csv,
+        departments_csv().as_bytes(),
+        None,
+        now,
+    )?;
+    bulk::import(
+        conn,
+        Dataset::Categories,
+        Format::Csv,
+        categories_csv().as_bytes(),
+        None,
+        now,
+    )?;
+    let rules = rules_csv(options.rules, &mut rng);
+    let started = Instant::now();
+    let r = bulk::import(
+        conn,
+        Dataset::Rules,
+        Format::Csv,
+        rules.as_bytes(),
+        None,
+        now,
+    )?;
+    let _ = writeln!(
+        report,
+        "import {} routing rules (CSV): {:.2} s",
+        r.rows,
+        started.elapsed().as_secs_f64()
+    );
+
+    use crate::db::schema::{categories, regions as regions_table};
+    use diesel::prelude::*;
+    let category_ids: Vec<String> = categories::table
+        .filter(categories::parent_id.is_not_null())
+        .select(categories::id)
+        .load(conn)?;
+    let grid_ids: Vec<String> = regions_table::table
+        .filter(regions_table::level.eq("grid"))
+        .select(regions_table::id)
+        .limit(2000)
+        .load(conn)?;
+
+    let mut by_id = Vec::with_capacity(options.previews);
+    let mut by_point = Vec::with_capacity(options.previews);
+    for i in 0..options.previews {
+        let request = RoutingRequest {
+            category_id: Some(CategoryId(
+                category_ids[rng.gen_range(0..category_ids.len())].clone(),
+            )),
+            region_id: Some(RegionId(grid_ids[rng.gen_range(0..grid_ids.len())].clone())),
+            kind: Some(if i % 2 == 0 {
+                Kind::Complaint
+            } else {
+                Kind::Help
+            }),
+            text: format!("小区{}三天了", KEYWORDS[rng.gen_range(0..KEYWORDS.len())]),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let result = routing::route(conn, &request)?;
+        by_id.push(started.elapsed());
+        if result.candidates.is_empty() {
+            return Err(AppError::Internal("routing returned no candidate".into()));
+        }
+        let point = RoutingRequest {
+            region_id: None,
+            lat: Some(36.0 + rng.gen_range(0.0..0.1)),
+            lng: Some(118.0 + rng.gen_range(0.0..0.1)),
+            ..request
+        };
+        let started = Instant::now();
+        routing::route(conn, &point)?;
+        by_point.push(started.elapsed());
+    }
+    for (label, mut samples) in [
+        ("by region id", by_id),
+        ("by lat/lng (point-in-polygon)", by_point),
+    ] {
+        samples.sort();
+        let _ = writeln!(
+            report,
+            "routing preview {label}, {} rules, {} calls: p50 {}, p95 {}, p99 {}, max {}",
+            options.rules,
+            samples.len(),
+            ms(percentile(&samples, 0.50)),
+            ms(percentile(&samples, 0.95)),
+            ms(percentile(&samples, 0.99)),
+            ms(percentile(&samples, 1.0)),
+        );
+    }
+    Ok(report)
+}

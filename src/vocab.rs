@@ -1,0 +1,88 @@
+//! The shared vocabulary of DOMAIN.md §2 as types: parsed once at the edge, never re-checked.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let known: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("'{s}' is not one of {}", known.join(", "))
+                })
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What the citizen wants (诉求类型).
+    Kind {
+        /// 咨询
+        Consultation => "consultation",
+        /// 求助
+        Help => "help",
+        /// 投诉
+        Complaint => "complaint",
+        /// 举报: the reporter is never shown to departments
+        Report => "report",
+        /// 建议
+        Suggestion => "suggestion",
+        /// 表扬
+        Praise => "praise",
+    }
+);
+
+text_enum!(
+    /// The level of a department in the organisation tree.
+    DepartmentLevel {
+        /// The county (or city) government itself
+        County => "county",
+        /// A functional department of the county (water, housing, civil affairs, ...)
+        Department => "department",
+        /// A town or street office
+        Town => "town",
+        /// A village or community committee
+        Village => "village",
+        /// A grid (the lowest unit, a few hundred households)
+        Grid => "grid",
+        /// A public utility (water company, power company)
+        Utility => "utility",
+    }
+);
+
+text_enum!(
+    /// The level of an administrative region.
+    RegionLevel {
+        County => "county",
+        /// Town or street
+        Town => "town",
+        /// Village or community
+        Village => "village",
+        Grid => "grid",
+    }
+);
