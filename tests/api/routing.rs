@@ -11,6 +11,7 @@ on_both_backends!(
     csv_import_is_all_or_nothing,
     json_import_and_export_round_trip,
     demo_county_routes_a_water_outage,
+    import_of_15000_regions_completes,
 );
 
 struct World {
@@ -617,4 +618,56 @@ fn polygon_inner_point(polygon: &Value) -> (f64, f64) {
         ring[2][1].as_f64().unwrap_or(0.0),
     );
     ((lat0 + lat2) / 2.0, (lng0 + lng2) / 2.0)
+}
+
+/// A county's worth of grids through the API: 1 county, 30 towns, 14,969 grids with polygons.
+async fn import_of_15000_regions_completes(app: TestApp) {
+    let admin = app.admin_token().await;
+    let square_text =
+        |lng: f64, lat: f64, size: f64| square(lng, lat, size).to_string().replace('"', "\"\"");
+    let mut csv = String::from("code,name,level,parent_code,polygon\n");
+    csv.push_str(&format!(
+        "C,County,county,,\"{}\"\n",
+        square_text(118.0, 36.0, 3.0)
+    ));
+    let mut rows = 1;
+    for t in 0..30 {
+        let (lng, lat) = (
+            118.0 + f64::from(t % 6) * 0.5,
+            36.0 + f64::from(t / 6) * 0.5,
+        );
+        csv.push_str(&format!(
+            "T{t},Town {t},town,C,\"{}\"\n",
+            square_text(lng, lat, 0.1)
+        ));
+        rows += 1;
+        for g in 0..499 {
+            if rows == 15_000 {
+                break;
+            }
+            let (glng, glat) = (
+                lng + f64::from(g % 23) * 0.004,
+                lat + f64::from(g / 23) * 0.004,
+            );
+            csv.push_str(&format!(
+                "T{t}G{g},Grid {t}-{g},grid,T{t},\"{}\"\n",
+                square_text(glng, glat, 0.004)
+            ));
+            rows += 1;
+        }
+    }
+    let res = post_file(&app, &admin, "/api/v1/import/regions", "text/csv", &csv).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.expect("report");
+    assert_eq!(report["created"], 15_000);
+    let found: Value = app
+        .get(
+            "/api/v1/regions/resolve?lat=36.002&lng=118.002",
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .expect("region");
+    assert_eq!(found["code"], "T0G0");
 }
