@@ -34,7 +34,17 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub tickets: TicketSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketSettings {
+    pub auto_dispatch: bool,
+    pub department_contact_roles: Vec<crate::auth::Role>,
+    pub attachment_max_bytes: usize,
+    pub attachments_per_ticket: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -58,3 +58,7 @@ id_type!(
     /// Identifies a routing rule.
     RuleId
 );
+id_type!(
+    /// Identifies a ticket.
+    TicketId
+);

@@ -25,6 +25,7 @@ pub mod serde_util;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tickets;
 pub mod tree;
 pub mod validate;
 pub mod vocab;

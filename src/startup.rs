@@ -20,6 +20,7 @@ use crate::http::metrics::Metrics;
 use crate::http::openapi::ApiDoc;
 use crate::http::{self, errors, middleware};
 use crate::state::AppState;
+use crate::tickets::TicketPolicy;
 
 pub struct Application {
     port: u16,
@@ -67,6 +68,10 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             throttle: ThrottlePolicy::from(&settings.auth),
+            tickets: TicketPolicy {
+                auto_dispatch: settings.tickets.auto_dispatch,
+                department_contact_roles: settings.tickets.department_contact_roles.clone(),
+            },
             settings: Arc::new(settings),
             keys,
             clock,

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::http::metrics::Metrics;
+use crate::tickets::TicketPolicy;
 
 pub struct AppState {
     pub pool: Pool,
@@ -20,6 +21,7 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Metrics,
     pub throttle: ThrottlePolicy,
+    pub tickets: TicketPolicy,
 }
 
 impl AppState {

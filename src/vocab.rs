@@ -86,3 +86,56 @@ text_enum!(
         Grid => "grid",
     }
 );
+
+text_enum!(
+    /// How a request reached the hotline (渠道).
+    Channel {
+        /// A phone call entered by an operator
+        Hotline => "hotline",
+        /// The WeChat mini-program, through its gateway
+        Miniprogram => "miniprogram",
+        Web => "web",
+        Wechat => "wechat",
+        Open311 => "open311",
+        /// At the service counter
+        WalkIn => "walk_in",
+    }
+);
+
+text_enum!(
+    /// How pressing a request is (紧急程度).
+    Urgency {
+        Normal => "normal",
+        Urgent => "urgent",
+        /// Life, safety or property at risk
+        Critical => "critical",
+    }
+);
+
+text_enum!(
+    /// Where a ticket stands in its lifecycle (DOMAIN.md §3).
+    Status {
+        /// Taken in, not yet dispatched (the dispatch queue)
+        Registered => "registered",
+        /// Sent to the lead department, waiting for it to sign for it
+        Dispatched => "dispatched",
+        /// Signed for; being handled
+        InProgress => "in_progress",
+        /// Returned by the department; a dispatcher reviews the return
+        ReturnPending => "return_pending",
+        /// Answered; waiting for the callback
+        Replied => "replied",
+        /// Done
+        Closed => "closed",
+        /// Merged into another ticket about the same matter
+        Merged => "merged",
+        /// Invalid or withdrawn
+        Cancelled => "cancelled",
+    }
+);
+
+impl Status {
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Closed | Status::Merged | Status::Cancelled)
+    }
+}

@@ -207,3 +207,44 @@ where
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// Runs `f` in a write transaction. On SQLite the outermost one starts with `BEGIN IMMEDIATE`,
+/// taking the write lock up front: a deferred transaction that reads and then writes can fail at
+/// once with `SQLITE_BUSY` when another writer got there first, whatever the busy timeout.
+/// Nested calls become savepoints; PostgreSQL uses a plain transaction.
+pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(inner) => {
+            let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()?;
+            if depth.is_none() {
+                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+                true
+            } else {
+                false
+            }
+        }
+        DbConnection::Pg(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(f);
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) =
+                <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)
+            {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}

@@ -145,9 +145,122 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        number -> Text,
+        channel -> Text,
+        kind -> Text,
+        urgency -> Text,
+        status -> Text,
+        category_id -> Nullable<Text>,
+        attributes -> Text,
+        region_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        title -> Text,
+        description -> Text,
+        citizen_name -> Nullable<Text>,
+        citizen_phone -> Nullable<Text>,
+        citizen_open_id -> Nullable<Text>,
+        anonymous -> Bool,
+        confidential -> Bool,
+        lead_department_id -> Nullable<Text>,
+        lead_department_path -> Nullable<Text>,
+        assignee_id -> Nullable<Text>,
+        merged_into -> Nullable<Text>,
+        status_before_return -> Nullable<Text>,
+        extension_state -> Nullable<Text>,
+        extension_days -> Nullable<Integer>,
+        reply -> Nullable<Text>,
+        call_id -> Nullable<Text>,
+        caller_number -> Nullable<Text>,
+        call_started_at -> Nullable<Timestamp>,
+        call_ended_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        api_client_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+        signed_at -> Nullable<Timestamp>,
+        replied_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_co_handlers (ticket_id, department_id) {
+        ticket_id -> Text,
+        department_id -> Text,
+        department_path -> Text,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Text,
+        ticket_id -> Text,
+        seq -> Integer,
+        action -> Text,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        payload -> Text,
+        public -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_attachments (id) {
+        id -> Text,
+        ticket_id -> Text,
+        sha256 -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        filename -> Text,
+        uploaded_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    intake_keys (api_client_id, key) {
+        api_client_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        ticket_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_counters (day) {
+        day -> Text,
+        last -> Integer,
+    }
+}
+
+diesel::table! {
+    access_log (id) {
+        id -> Text,
+        user_id -> Text,
+        ticket_id -> Text,
+        fields -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(users -> departments (department_id));
+diesel::joinable!(ticket_co_handlers -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -159,4 +272,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     categories,
     routing_rules,
     routing_rule_changes,
+    tickets,
+    ticket_co_handlers,
+    ticket_events,
+    ticket_attachments,
+    intake_keys,
+    ticket_counters,
+    access_log,
 );

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod ops;
 pub mod org;
 pub mod routing;
+pub mod tickets;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,25 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         ep(M::GET, "/api/v1/export/{dataset}", |r| {
             r.to(routing::export)
+        }),
+        ep(M::POST, "/api/v1/tickets", |r| r.to(tickets::create)),
+        ep(M::GET, "/api/v1/tickets", |r| r.to(tickets::list)),
+        ep(M::GET, "/api/v1/tickets/similar", |r| {
+            r.to(tickets::similar)
+        }),
+        ep(M::GET, "/api/v1/tickets/{id}", |r| r.to(tickets::get)),
+        ep(M::GET, "/api/v1/tickets/{id}/events", |r| {
+            r.to(tickets::events)
+        }),
+        ep(M::POST, "/api/v1/tickets/{id}/{action}", |r| {
+            r.to(tickets::act)
+        }),
+        ep(M::GET, "/api/v1/access-log", |r| r.to(tickets::access_log)),
+        ep(M::GET, "/api/v1/citizen/tickets", |r| {
+            r.to(tickets::citizen_list)
+        }),
+        ep(M::GET, "/api/v1/citizen/tickets/{id}", |r| {
+            r.to(tickets::citizen_get)
         }),
     ]
 }

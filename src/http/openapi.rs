@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_clients, auth, ops, org, routing, users};
+use super::{api_clients, auth, ops, org, routing, tickets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,8 @@ use super::{api_clients, auth, ops, org, routing, users};
         org::list_categories, org::create_category, org::get_category, org::update_category,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::rule_history, routing::preview, routing::import, routing::export,
+        tickets::create, tickets::list, tickets::similar, tickets::get, tickets::events, tickets::act,
+        tickets::access_log, tickets::citizen_list, tickets::citizen_get,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -29,6 +31,7 @@ use super::{api_clients, auth, ops, org, routing, users};
         (name = "api-clients", description = "Channel gateways authenticated by API key"),
         (name = "organisation", description = "Departments, regions and the service catalogue"),
         (name = "routing", description = "Routing rules, the routing preview, bulk import and export"),
+        (name = "tickets", description = "Intake, the lifecycle commands, queues, the event log, privacy"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

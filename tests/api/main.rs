@@ -9,4 +9,5 @@ mod errors;
 mod ops;
 mod organisation;
 mod routing;
+mod tickets;
 mod users;

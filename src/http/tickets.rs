@@ -1,0 +1,345 @@
+//! `/api/v1/tickets`: intake, views, queues, the action commands, the event log; the access log;
+//! and the citizen status lookup for the mini-program gateway.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{Principal, Role, Scope};
+use crate::db;
+use crate::error::{AppError, ErrorBody};
+use crate::ids::{CategoryId, RegionId, TicketId};
+use crate::pagination::{Page, PageParams};
+use crate::state::AppState;
+use crate::tickets::model::{
+    AccessLogEntry, AccessLogFilter, ActionBody, CitizenTicket, Event, NewTicket, Ticket,
+    TicketFilter,
+};
+use crate::tickets::state::Action;
+use crate::tickets::{self, Viewer};
+
+fn with_etag(mut response: actix_web::HttpResponseBuilder, ticket: &Ticket) -> HttpResponse {
+    response
+        .insert_header((header::ETAG, format!("\"{}\"", ticket.version)))
+        .json(ticket)
+}
+
+/// `If-Match: "3"` (or `3`, or `W/"3"`) → 3.
+fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse::<i32>().map(Some).map_err(|_| {
+        AppError::bad_request(
+            "invalid_header",
+            "If-Match: expected the ticket version from its ETag, e.g. \"3\"",
+        )
+    })
+}
+
+async fn staff_viewer(
+    state: &web::Data<AppState>,
+    principal: &Principal,
+) -> Result<Viewer, AppError> {
+    let user = principal.user()?.clone();
+    let policy = state.tickets.clone();
+    db::run(&state.pool, move |c| Viewer::for_user(c, &user, &policy)).await
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = []), ("api_key" = [])),
+    request_body = NewTicket,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Required for API clients: a retry with the same key and body answers the same ticket")),
+    responses(
+        (status = 201, description = "Created (staff: the ticket; API clients: the citizen's view)", body = Ticket),
+        (status = 200, description = "API client retry with a known Idempotency-Key: the ticket made the first time", body = CitizenTicket),
+        (status = 409, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    body: web::Json<NewTicket>,
+) -> Result<HttpResponse, AppError> {
+    let input = body.into_inner();
+    let now = state.clock.now();
+    let policy = state.tickets.clone();
+    match &principal {
+        Principal::ApiClient(client) => {
+            principal.require_scope(Scope::TicketsSubmit)?;
+            let key = req
+                .headers()
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let client = client.clone();
+            let (row, created) = db::run(&state.pool, move |c| {
+                tickets::submit(c, &client, &policy, &key, input, now)
+            })
+            .await?;
+            let view = CitizenTicket::new(&row, Vec::new());
+            Ok(if created {
+                HttpResponse::Created().json(view)
+            } else {
+                HttpResponse::Ok().json(view)
+            })
+        }
+        Principal::User(_) => {
+            let viewer = staff_viewer(&state, &principal).await?;
+            let ticket = db::run(&state.pool, move |c| {
+                let row = tickets::create(c, &viewer, &policy, input, now)?;
+                tickets::get(c, &viewer, &TicketId(row.id), None, now)
+            })
+            .await?;
+            Ok(with_etag(HttpResponse::Created(), &ticket))
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    params(TicketFilter, PageParams),
+    responses(
+        (status = 200, description = "Tickets the caller may see; contact data masked", body = Page<Ticket>),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<TicketFilter>,
+    page: web::Query<PageParams>,
+) -> Result<web::Json<Page<Ticket>>, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let page = page.validate()?;
+    let filter = filter.into_inner();
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::list(c, &viewer, &filter, &page)
+        })
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SimilarQuery {
+    pub category_id: uuid::Uuid,
+    pub region_id: Option<uuid::Uuid>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/similar", tag = "tickets", security(("bearer" = [])),
+    params(SimilarQuery),
+    responses((status = 200, description = "Up to 20 open tickets of the same category (and region), newest first: merge candidates", body = Vec<Ticket>)))]
+pub async fn similar(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SimilarQuery>,
+) -> Result<web::Json<Vec<Ticket>>, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let category = CategoryId(query.category_id.to_string());
+    let region = query.region_id.map(|r| RegionId(r.to_string()));
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::similar(c, &viewer, &category, region.as_ref())
+        })
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevealQuery {
+    /// Why the contact data is read (recorded in the access log).
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), RevealQuery),
+    responses(
+        (status = 200, description = "The ticket, with the actions the caller may take; `ETag` carries the version. Viewers with contact access get name, phone and address unmasked, and the read is logged", body = Ticket),
+        (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+    query: web::Query<RevealQuery>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let id = TicketId(id.into_inner().to_string());
+    let now = state.clock.now();
+    let reason = query.into_inner().reason;
+    let ticket = db::run(&state.pool, move |c| {
+        tickets::get(c, &viewer, &id, reason.as_deref(), now)
+    })
+    .await?;
+    Ok(with_etag(HttpResponse::Ok(), &ticket))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), PageParams),
+    responses((status = 200, description = "The append-only event log, oldest first", body = Page<Event>)))]
+pub async fn events(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+    page: web::Query<PageParams>,
+) -> Result<web::Json<Page<Event>>, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let id = TicketId(id.into_inner().to_string());
+    let page = page.validate()?;
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::events(c, &viewer, &id, &page)
+        })
+        .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/{action}", tag = "tickets", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = Uuid),
+        ("action" = Action, Path, description = "The command"),
+        ("If-Match" = Option<String>, Header, description = "The version the caller last read (its ETag); a stale one answers 412"),
+    ),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The updated ticket; `ETag` carries the new version", body = Ticket),
+        (status = 403, description = "The caller's role or department may not take this action", body = ErrorBody),
+        (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "Not possible in the current state (`illegal_transition`, naming the state and the allowed actions)", body = ErrorBody),
+        (status = 412, description = "Stale If-Match (`version_mismatch`)", body = ErrorBody),
+        (status = 422, description = "A field the action needs is missing or invalid", body = ErrorBody),
+    ))]
+pub async fn act(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    path: web::Path<(uuid::Uuid, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let (id, action) = path.into_inner();
+    let action = Action::parse(&action)
+        .ok_or_else(|| AppError::NotFound(format!("no ticket action '{action}'")))?;
+    let expected = if_match(&req)?;
+    let viewer = staff_viewer(&state, &principal).await?;
+    let id = TicketId(id.to_string());
+    let now = state.clock.now();
+    let body = action_body(&req, &body)?;
+    let ticket = db::run(&state.pool, move |c| {
+        tickets::act(c, &viewer, &id, action, body, expected, now)
+    })
+    .await?;
+    Ok(with_etag(HttpResponse::Ok(), &ticket))
+}
+
+/// The action body is optional (`sign` needs none); when present it must be JSON.
+fn action_body(req: &HttpRequest, bytes: &[u8]) -> Result<ActionBody, AppError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionBody::default());
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return Err(AppError::Http {
+            status: actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: format!("expected Content-Type: application/json, got '{content_type}'"),
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            AppError::Validation {
+                code: "invalid_body",
+                message: format!("body: {e}"),
+            }
+        } else {
+            AppError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
+        }
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "tickets", security(("bearer" = [])),
+    params(AccessLogFilter, PageParams),
+    responses(
+        (status = 200, description = "Unmasked reads of personal data, newest first", body = Page<AccessLogEntry>),
+        (status = 403, description = "Not a supervisor", body = ErrorBody),
+    ))]
+pub async fn access_log(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<AccessLogFilter>,
+    page: web::Query<PageParams>,
+) -> Result<web::Json<Page<AccessLogEntry>>, AppError> {
+    principal.require_any_role(&[Role::Supervisor, Role::Admin])?;
+    let page = page.validate()?;
+    let filter = filter.into_inner();
+    Ok(web::Json(
+        db::run(&state.pool, move |c| tickets::access_log(c, &filter, &page)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OpenIdQuery {
+    /// The citizen's WeChat open id.
+    pub open_id: String,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/citizen/tickets", tag = "tickets", security(("api_key" = [])),
+    params(OpenIdQuery),
+    responses(
+        (status = 200, description = "The citizen's tickets, newest first: status, public progress, reply", body = Page<CitizenTicket>),
+        (status = 403, description = "Not an API client with the `tickets:read` scope", body = ErrorBody),
+    ))]
+pub async fn citizen_list(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<OpenIdQuery>,
+) -> Result<web::Json<Page<CitizenTicket>>, AppError> {
+    principal.require_scope(Scope::TicketsRead)?;
+    let query = query.into_inner();
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .validate()?;
+    let open_id = query.open_id;
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::citizen_tickets(c, &open_id, &page)
+        })
+        .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/citizen/tickets/{id}", tag = "tickets", security(("api_key" = [])),
+    params(("id" = String, Path, format = Uuid), OpenIdQuery),
+    responses(
+        (status = 200, description = "One of the citizen's tickets", body = CitizenTicket),
+        (status = 404, description = "No such ticket for this open id", body = ErrorBody),
+    ))]
+pub async fn citizen_get(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+    query: web::Query<OpenIdQuery>,
+) -> Result<web::Json<CitizenTicket>, AppError> {
+    principal.require_scope(Scope::TicketsRead)?;
+    let id = TicketId(id.into_inner().to_string());
+    let open_id = query.into_inner().open_id;
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::citizen_ticket(c, &open_id, &id)
+        })
+        .await?,
+    ))
+}

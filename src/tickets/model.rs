@@ -1,0 +1,466 @@
+//! Ticket rows, request bodies and views.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::state::Action;
+use crate::accounts::utc;
+use crate::db::schema::{ticket_events, tickets};
+use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId, UserId};
+use crate::vocab::{Channel, Kind, Status, Urgency};
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = tickets, treat_none_as_null = true)]
+pub struct TicketRow {
+    pub id: String,
+    pub number: String,
+    pub channel: String,
+    pub kind: String,
+    pub urgency: String,
+    pub status: String,
+    pub category_id: Option<String>,
+    pub attributes: String,
+    pub region_id: Option<String>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub title: String,
+    pub description: String,
+    pub citizen_name: Option<String>,
+    pub citizen_phone: Option<String>,
+    pub citizen_open_id: Option<String>,
+    pub anonymous: bool,
+    pub confidential: bool,
+    pub lead_department_id: Option<String>,
+    pub lead_department_path: Option<String>,
+    pub assignee_id: Option<String>,
+    pub merged_into: Option<String>,
+    pub status_before_return: Option<String>,
+    pub extension_state: Option<String>,
+    pub extension_days: Option<i32>,
+    pub reply: Option<String>,
+    pub call_id: Option<String>,
+    pub caller_number: Option<String>,
+    pub call_started_at: Option<NaiveDateTime>,
+    pub call_ended_at: Option<NaiveDateTime>,
+    pub created_by: Option<String>,
+    pub api_client_id: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub dispatched_at: Option<NaiveDateTime>,
+    pub signed_at: Option<NaiveDateTime>,
+    pub replied_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub struct EventRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub seq: i32,
+    pub action: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub payload: String,
+    pub public: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AccessLogRow {
+    pub id: String,
+    pub user_id: String,
+    pub ticket_id: String,
+    pub fields: String,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+// ---- input ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CitizenInput {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// WeChat open id (mini-program submissions: required).
+    pub open_id: Option<String>,
+    /// The citizen asked not to be named; no callback is made.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// Telephony metadata of a hotline call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallInput {
+    pub caller_number: Option<String>,
+    /// The call's id in the telephony system.
+    pub call_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    /// Staff: `hotline` (default), `web`, `wechat`, `walk_in`, `open311`. API clients: `miniprogram`.
+    pub channel: Option<Channel>,
+    /// Defaults to the category's default kind.
+    pub kind: Option<Kind>,
+    /// Default `normal`.
+    pub urgency: Option<Urgency>,
+    pub category_id: Option<CategoryId>,
+    /// Answers to the category's attributes, by attribute code.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Resolved from `lat`/`lng` when absent.
+    pub region_id: Option<RegionId>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub address: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub citizen: Option<CitizenInput>,
+    #[serde(default)]
+    pub confidential: bool,
+    pub call: Option<CallInput>,
+}
+
+/// The body of `POST /api/v1/tickets/{id}/{action}`; each action reads the fields it needs.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// dispatch (optional: routing decides), approve_return (required), forward (required)
+    pub department_id: Option<DepartmentId>,
+    /// dispatch, approve_return
+    pub co_department_ids: Option<Vec<DepartmentId>>,
+    /// assign
+    pub assignee_id: Option<UserId>,
+    /// return, reject_return, redo, cancel, request_extension (required); others optional
+    pub reason: Option<String>,
+    /// reply, direct_answer
+    pub reply: Option<String>,
+    /// note, public_note, contribute
+    pub text: Option<String>,
+    /// request_extension: working days, 1-10
+    pub days: Option<i32>,
+    /// merge: the surviving ticket
+    pub into: Option<TicketId>,
+}
+
+// ---- views ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Citizen {
+    /// Masked (`张**`) unless the viewer has contact access; `null` for a report's reporter.
+    pub name: Option<String>,
+    /// Masked (`138****5678`) unless the viewer has contact access.
+    pub phone: Option<String>,
+    /// Not shown to departments.
+    pub open_id: Option<String>,
+    pub anonymous: bool,
+    /// True when name, phone and address are masked in this view.
+    pub masked: bool,
+    /// True for a `report` seen by a department: the reporter is never revealed.
+    pub reporter_hidden: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Call {
+    pub caller_number: Option<String>,
+    pub call_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Extension {
+    /// `requested`, `approved` or `rejected`.
+    pub state: String,
+    pub days: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ticket {
+    pub id: TicketId,
+    /// Human-readable, e.g. `HL20261123000123`.
+    pub number: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    pub urgency: Urgency,
+    pub status: Status,
+    pub category_id: Option<CategoryId>,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub region_id: Option<RegionId>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub title: String,
+    pub description: String,
+    pub citizen: Citizen,
+    pub confidential: bool,
+    pub lead_department_id: Option<DepartmentId>,
+    pub co_department_ids: Vec<DepartmentId>,
+    pub assignee_id: Option<UserId>,
+    pub merged_into: Option<TicketId>,
+    pub reply: Option<String>,
+    pub extension: Option<Extension>,
+    pub call: Option<Call>,
+    /// Send as `If-Match` with the next action; also in the `ETag` header.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// What the caller may do now.
+    pub allowed_actions: Vec<Action>,
+}
+
+impl Ticket {
+    pub fn from_row(
+        row: &TicketRow,
+        co: &[(String, String)],
+        citizen: Citizen,
+        unmasked: bool,
+        allowed_actions: Vec<Action>,
+    ) -> Ticket {
+        let has_call =
+            row.call_id.is_some() || row.caller_number.is_some() || row.call_started_at.is_some();
+        Ticket {
+            id: TicketId(row.id.clone()),
+            number: row.number.clone(),
+            channel: row.channel.parse().unwrap_or(Channel::Hotline),
+            kind: row.kind.parse().unwrap_or(Kind::Help),
+            urgency: row.urgency.parse().unwrap_or(Urgency::Normal),
+            status: row.status.parse().unwrap_or(Status::Registered),
+            category_id: row.category_id.clone().map(CategoryId),
+            attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
+            region_id: row.region_id.clone().map(RegionId),
+            address: if unmasked {
+                row.address.clone()
+            } else {
+                row.address.as_deref().map(super::privacy::mask_address)
+            },
+            lat: row.lat,
+            lng: row.lng,
+            title: row.title.clone(),
+            description: row.description.clone(),
+            citizen,
+            confidential: row.confidential,
+            lead_department_id: row.lead_department_id.clone().map(DepartmentId),
+            co_department_ids: co.iter().map(|(d, _)| DepartmentId(d.clone())).collect(),
+            assignee_id: row.assignee_id.clone().map(UserId),
+            merged_into: row.merged_into.clone().map(TicketId),
+            reply: row.reply.clone(),
+            extension: row.extension_state.clone().map(|state| Extension {
+                state,
+                days: row.extension_days,
+            }),
+            call: has_call.then(|| Call {
+                caller_number: if unmasked {
+                    row.caller_number.clone()
+                } else {
+                    row.caller_number.as_deref().map(super::privacy::mask_phone)
+                },
+                call_id: row.call_id.clone(),
+                started_at: row.call_started_at.map(utc),
+                ended_at: row.call_ended_at.map(utc),
+            }),
+            version: row.version,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+            dispatched_at: row.dispatched_at.map(utc),
+            signed_at: row.signed_at.map(utc),
+            replied_at: row.replied_at.map(utc),
+            closed_at: row.closed_at.map(utc),
+            allowed_actions,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventActor {
+    /// `user`, `api_client` or `system`.
+    pub kind: String,
+    pub id: Option<String>,
+    pub role: Option<String>,
+}
+
+/// One entry of a ticket's append-only log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: String,
+    /// 1, 2, 3, ...; equals the ticket version the event produced.
+    pub seq: i32,
+    /// `create`, an action name, or `merged_in`.
+    pub action: String,
+    pub actor: EventActor,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Shown to the citizen (replies, public progress notes).
+    pub public: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<EventRow> for Event {
+    fn from(e: EventRow) -> Self {
+        Event {
+            id: e.id,
+            seq: e.seq,
+            action: e.action,
+            actor: EventActor {
+                kind: e.actor_kind,
+                id: e.actor_id,
+                role: e.actor_role,
+            },
+            from_status: e.from_status.and_then(|s| s.parse().ok()),
+            to_status: e.to_status.parse().unwrap_or(Status::Registered),
+            payload: serde_json::from_str(&e.payload).unwrap_or_default(),
+            public: e.public,
+            created_at: utc(e.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    /// registered: waiting for dispatch
+    Dispatch,
+    /// return_pending: returns to review
+    ReturnReview,
+    /// replied: waiting for the callback
+    Callback,
+    /// my department: dispatched, to sign for
+    ToSign,
+    /// my department: in progress
+    InProgress,
+    /// my department: returned, under review
+    Returned,
+    /// assigned to me
+    Mine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    Oldest,
+    Newest,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketFilter {
+    pub queue: Option<Queue>,
+    pub status: Option<Status>,
+    /// Led by this department or one below it.
+    pub department_id: Option<uuid::Uuid>,
+    /// This category or one below it.
+    pub category_id: Option<uuid::Uuid>,
+    /// This region or one inside it.
+    pub region_id: Option<uuid::Uuid>,
+    pub kind: Option<Kind>,
+    pub urgency: Option<Urgency>,
+    pub channel: Option<Channel>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// The citizen's or caller's phone (hotline staff only): earlier tickets of a caller.
+    pub phone: Option<String>,
+    pub number: Option<String>,
+    /// Title or description contains this text.
+    pub q: Option<String>,
+    /// `oldest` (default, queue order) or `newest`.
+    pub order: Option<Order>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessLogFilter {
+    pub ticket_id: Option<uuid::Uuid>,
+    pub user_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessLogEntry {
+    pub id: String,
+    pub user_id: UserId,
+    pub ticket_id: TicketId,
+    /// The personal-data fields shown unmasked.
+    pub fields: Vec<String>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AccessLogRow> for AccessLogEntry {
+    fn from(r: AccessLogRow) -> Self {
+        AccessLogEntry {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            ticket_id: TicketId(r.ticket_id),
+            fields: r.fields.split(',').map(str::to_string).collect(),
+            reason: r.reason,
+            created_at: utc(r.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgressNote {
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What the citizen sees of their ticket in the mini-program.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CitizenTicket {
+    pub id: TicketId,
+    pub number: String,
+    pub status: Status,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    /// Public progress notes, oldest first.
+    pub progress: Vec<ProgressNote>,
+    /// The answer, once replied.
+    pub reply: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+}
+
+impl CitizenTicket {
+    pub fn new(row: &TicketRow, public_events: Vec<EventRow>) -> CitizenTicket {
+        let status: Status = row.status.parse().unwrap_or(Status::Registered);
+        CitizenTicket {
+            id: TicketId(row.id.clone()),
+            number: row.number.clone(),
+            // a merged ticket is handled under the surviving one
+            status,
+            title: row.title.clone(),
+            created_at: utc(row.created_at),
+            progress: public_events
+                .into_iter()
+                .filter(|e| e.action == Action::PublicNote.as_str())
+                .filter_map(|e| {
+                    let payload: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
+                    Some(ProgressNote {
+                        text: payload["text"].as_str()?.to_string(),
+                        at: utc(e.created_at),
+                    })
+                })
+                .collect(),
+            reply: row.reply.clone(),
+            replied_at: row.replied_at.map(utc),
+        }
+    }
+}
