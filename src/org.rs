@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::utc;
-use crate::db::schema::departments;
+use crate::db::schema::{departments, tickets};
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::ids::DepartmentId;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::{double_option, from_json_text, to_json_text};
-use crate::vocab::DepartmentLevel;
+use crate::vocab::{DepartmentLevel, Status};
 use crate::{reparent, tree, validate};
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
@@ -97,7 +97,7 @@ pub struct DepartmentChanges {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub duty_phone: Option<Option<String>>,
-    /// `false` is refused while active sub-departments remain.
+    /// `false` is refused while active sub-departments or open tickets remain.
     pub active: Option<bool>,
 }
 
@@ -276,6 +276,18 @@ pub fn update(
                     return Err(AppError::conflict(
                         "department_in_use",
                         format!("'{}' has {active_children} active sub-departments; deactivate them first", row.name),
+                    ));
+                }
+                let open: Vec<&str> = Status::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+                let open_tickets: i64 = tickets::table
+                    .filter(tickets::lead_department_id.eq(&row.id))
+                    .filter(tickets::status.eq_any(open))
+                    .count()
+                    .get_result(conn)?;
+                if open_tickets > 0 {
+                    return Err(AppError::conflict(
+                        "department_in_use",
+                        format!("'{}' leads {open_tickets} open tickets; re-dispatch or finish them first", row.name),
                     ));
                 }
             }

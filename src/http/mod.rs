@@ -144,6 +144,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::GET, "/api/v1/citizen/tickets/{id}", |r| {
             r.to(tickets::citizen_get)
         }),
+        ep(M::POST, "/api/v1/tickets/{id}/attachments", |r| {
+            r.to(tickets::upload)
+        }),
+        ep(M::GET, "/api/v1/tickets/{id}/attachments", |r| {
+            r.to(tickets::list_attachments)
+        }),
+        ep(
+            M::GET,
+            "/api/v1/tickets/{id}/attachments/{attachment_id}",
+            |r| r.to(tickets::download),
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@ use super::{api_clients, auth, ops, org, routing, tickets, users};
         routing::rule_history, routing::preview, routing::import, routing::export,
         tickets::create, tickets::list, tickets::similar, tickets::get, tickets::events, tickets::act,
         tickets::access_log, tickets::citizen_list, tickets::citizen_get,
+        tickets::upload, tickets::list_attachments, tickets::download,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecuritySchemes),

@@ -1,8 +1,10 @@
 //! `/api/v1/tickets`: intake, views, queues, the action commands, the event log; the access log;
 //! and the citizen status lookup for the mini-program gateway.
 
+use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -12,6 +14,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::ids::{CategoryId, RegionId, TicketId};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
+use crate::tickets::attachments::{self, Attachment, Upload};
 use crate::tickets::model::{
     AccessLogEntry, AccessLogFilter, ActionBody, CitizenTicket, Event, NewTicket, Ticket,
     TicketFilter,
@@ -342,4 +345,144 @@ pub async fn citizen_get(
         })
         .await?,
     ))
+}
+
+async fn any_viewer(
+    state: &web::Data<AppState>,
+    principal: &Principal,
+) -> Result<Viewer, AppError> {
+    match principal {
+        Principal::ApiClient(client) => {
+            principal.require_scope(Scope::TicketsSubmit)?;
+            Ok(Viewer::for_client(client))
+        }
+        Principal::User(_) => staff_viewer(state, principal).await,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    request_body(content = String, content_type = "multipart/form-data", description = "One or more file parts (JPEG, PNG, GIF, WebP or PDF)"),
+    responses(
+        (status = 201, description = "Stored; one `attach` event per file", body = Vec<Attachment>),
+        (status = 409, description = "More than `tickets.attachments_per_ticket` files (`too_many_attachments`), or the ticket is closed", body = ErrorBody),
+        (status = 413, description = "A file over `tickets.attachment_max_bytes` (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not an accepted type by content (`unsupported_attachment_type`)", body = ErrorBody),
+    ))]
+pub async fn upload(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+    mut multipart: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let viewer = any_viewer(&state, &principal).await?;
+    let id = TicketId(id.into_inner().to_string());
+    // refuse before reading the files when the caller may not add any
+    {
+        let (viewer, id) = (viewer.clone(), id.clone());
+        db::run(&state.pool, move |c| {
+            attachments::check_can_attach(c, &viewer, &id).map(|_| ())
+        })
+        .await?;
+    }
+    let max = state.settings.tickets.attachment_max_bytes;
+    let per_ticket = state.settings.tickets.attachments_per_ticket;
+    let mut uploads = Vec::new();
+    while let Some(field) = multipart.next().await {
+        let mut field =
+            field.map_err(|e| AppError::bad_request("bad_multipart", format!("multipart: {e}")))?;
+        let Some(filename) = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_string)
+        else {
+            continue; // not a file part
+        };
+        if uploads.len() >= per_ticket {
+            return Err(AppError::conflict(
+                "too_many_attachments",
+                format!("at most {per_ticket} files per ticket"),
+            ));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk
+                .map_err(|e| AppError::bad_request("bad_multipart", format!("multipart: {e}")))?;
+            if bytes.len() + chunk.len() > max {
+                return Err(crate::http::errors::payload_too_large(max));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        uploads.push(Upload { filename, bytes });
+    }
+    let data_dir = state.settings.data_dir.clone();
+    let now = state.clock.now();
+    let added = db::run(&state.pool, move |c| {
+        attachments::attach(c, &viewer, &id, uploads, &data_dir, per_ticket, now)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(added))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, description = "The ticket's files", body = Vec<Attachment>), (status = 404, body = ErrorBody)))]
+pub async fn list_attachments(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+) -> Result<web::Json<Vec<Attachment>>, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let id = TicketId(id.into_inner().to_string());
+    Ok(web::Json(
+        db::run(&state.pool, move |c| attachments::list(c, &viewer, &id)).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), ("attachment_id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, description = "The file, with its detected content type", content_type = "application/octet-stream"),
+        (status = 404, description = "No such file, or the ticket is not visible to the caller", body = ErrorBody),
+    ))]
+pub async fn download(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = staff_viewer(&state, &principal).await?;
+    let (id, attachment_id) = path.into_inner();
+    let id = TicketId(id.to_string());
+    let attachment = db::run(&state.pool, move |c| {
+        attachments::get(c, &viewer, &id, &attachment_id.to_string())
+    })
+    .await?;
+    let file = attachments::blob_path(&state.settings.data_dir, &attachment.sha256);
+    let bytes = web::block(move || std::fs::read(file))
+        .await
+        .map_err(|_| AppError::Internal("attachment read was cancelled".into()))?
+        .map_err(|e| AppError::Internal(format!("attachment {} unreadable: {e}", attachment.id)))?;
+    Ok(HttpResponse::Ok()
+        .content_type(attachment.content_type.as_str())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "inline; filename*=UTF-8''{}",
+                percent_encode(&attachment.filename)
+            ),
+        ))
+        .body(bytes))
+}
+
+/// RFC 5987 encoding of a file name for Content-Disposition.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@
 //! Every change writes the ticket row and one event in the same transaction; the event's `seq`
 //! equals the ticket's new `version`, so the log replays to the row.
 
+pub mod attachments;
 pub mod model;
 pub mod privacy;
 pub mod state;

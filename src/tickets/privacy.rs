@@ -45,7 +45,7 @@ mod tests {
         assert_eq!(mask_name("李"), "李*");
         assert_eq!(
             mask_address("寿光市圣城街道幸福小区3号楼2单元"),
-            "寿光市圣城街****"
+            "寿光市圣城****"
         );
     }
 }

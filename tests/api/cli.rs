@@ -39,7 +39,12 @@ fn command(dir: &Path) -> Command {
 
 /// Starts `serve` and reads its banner up to the log-in hint.
 fn serve(dir: &Path, database_url: Option<&str>) -> Running {
+    serve_with(dir, database_url, &[])
+}
+
+fn serve_with(dir: &Path, database_url: Option<&str>, envs: &[(&str, &str)]) -> Running {
     let mut cmd = command(dir);
+    cmd.envs(envs.iter().copied());
     cmd.args(["serve", "--data-dir", "data", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -318,4 +323,66 @@ fn account_commands() {
         assert_eq!(code, Some(0));
         assert!(out.contains("Usage"), "{out}");
     }
+}
+
+/// Four instances on one PostgreSQL take 2,000 tickets at once: every number is unique.
+#[actix_web::test]
+async fn ticket_numbers_stay_unique_across_four_instances() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let secret = "a-shared-jwt-secret-for-the-four-instances-0123456789";
+    let envs = [
+        ("HOTLINE__AUTH__JWT_SECRET", secret),
+        ("HOTLINE_ADMIN_PASSWORD", "admin-password-4x"),
+    ];
+    let url = db.url.clone();
+    let instances: Vec<Running> = std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| s.spawn(|| serve_with(d.path(), Some(&url), &envs)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("instance"))
+            .collect()
+    });
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/auth/login", instances[0].base))
+        .json(&json!({"username": "admin", "password": "admin-password-4x"}))
+        .send()
+        .await
+        .expect("login");
+    let pair: Value = res.json().await.expect("pair");
+    let token = pair["access_token"].as_str().expect("token").to_string();
+
+    let mut numbers = Vec::new();
+    for wave in 0..20 {
+        let requests = (0..100).map(|i| {
+            let base = &instances[i % 4].base;
+            client
+                .post(format!("{base}/api/v1/tickets"))
+                .bearer_auth(&token)
+                .json(&json!({"kind": "help", "title": format!("并发 {wave}-{i}"), "description": "load"}))
+                .send()
+        });
+        for res in futures_util::future::join_all(requests).await {
+            let res = res.expect("request");
+            assert_eq!(res.status(), StatusCode::CREATED);
+            let t: Value = res.json().await.expect("ticket");
+            numbers.push(t["number"].as_str().expect("number").to_string());
+        }
+    }
+    assert_eq!(numbers.len(), 2_000);
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 2_000, "every number unique");
+    let mut conn = PgConnection::establish(&db.url).expect("connect");
+    let n: i64 = diesel::sql_query("SELECT count(*) AS n FROM tickets")
+        .get_result::<Count>(&mut conn)
+        .expect("n")
+        .n;
+    assert_eq!(n, 2_000);
 }

@@ -153,6 +153,10 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

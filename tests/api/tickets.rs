@@ -1264,3 +1264,244 @@ mod auto_dispatch {
         }
     }
 }
+
+on_both_backends!(
+    attachments_typed_by_content_and_served_to_viewers,
+    department_with_open_tickets_stays_active
+);
+
+async fn department_with_open_tickets_stays_active(app: TestApp) {
+    let o = org(&app).await;
+    let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let t = act(
+        &app,
+        &o.dispatcher,
+        &t,
+        "dispatch",
+        json!({"department_id": o.edu}),
+    )
+    .await;
+    let res = app
+        .patch(
+            &format!("/api/v1/departments/{}", o.edu),
+            Some(&o.admin),
+            json!({"active": false}),
+        )
+        .await;
+    let body = assert_error(res, StatusCode::CONFLICT, "department_in_use").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("open tickets")),
+        "{body}"
+    );
+    let t = act(
+        &app,
+        &o.edu_staff,
+        &t,
+        "return",
+        json!({"reason": "不归我们管"}),
+    )
+    .await;
+    act(
+        &app,
+        &o.dispatcher,
+        &t,
+        "approve_return",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    let res = app
+        .patch(
+            &format!("/api/v1/departments/{}", o.edu),
+            Some(&o.admin),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // an inactive department takes no new tickets
+    let t2 = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let res = act_raw(
+        &app,
+        &o.dispatcher,
+        &t2,
+        "dispatch",
+        json!({"department_id": o.edu}),
+    )
+    .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR fake png body";
+const PDF: &[u8] = b"%PDF-1.4\n% fake pdf body\n";
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    files: &[(&str, &[u8])],
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new().text("note", "ignored text part");
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()),
+        );
+    }
+    app.client
+        .post(app.url(&format!("/api/v1/tickets/{id}/attachments")))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
+async fn attachments_typed_by_content_and_served_to_viewers(app: TestApp) {
+    let o = org(&app).await;
+    let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let id = t["id"].as_str().expect("id").to_string();
+    // the name says jpg, the content says png: the content wins
+    let res = upload(
+        &app,
+        &o.operator,
+        &id,
+        &[("现场.jpg", PNG), ("说明.pdf", PDF)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let added: Value = res.json().await.expect("attachments");
+    assert_eq!(added[0]["content_type"], "image/png");
+    assert_eq!(added[0]["filename"], "现场.jpg");
+    assert_eq!(added[1]["content_type"], "application/pdf");
+    let res = upload(
+        &app,
+        &o.operator,
+        &id,
+        &[("photo.jpg", b"MZ\x90\0 a program")],
+    )
+    .await;
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_attachment_type",
+    )
+    .await;
+    let big = {
+        let mut v = PDF.to_vec();
+        v.resize(10 * 1024 * 1024 + 1, b' ');
+        v
+    };
+    let res = upload(&app, &o.operator, &id, &[("big.pdf", &big)]).await;
+    assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let seven: Vec<(&str, &[u8])> = (0..7).map(|_| ("p.png", PNG)).collect();
+    assert_eq!(
+        upload(&app, &o.operator, &id, &seven).await.status(),
+        StatusCode::CREATED
+    );
+    let res = upload(&app, &o.operator, &id, &[("one-too-many.pdf", PDF)]).await;
+    assert_error(res, StatusCode::CONFLICT, "too_many_attachments").await;
+
+    // stored once per content; each file is an event
+    let blobs = walk(&app.data_dir().join("attachments"));
+    assert_eq!(blobs, 2, "a PNG and a PDF, however often sent");
+    let events: Value = app
+        .get(
+            &format!("/api/v1/tickets/{id}/events?limit=100"),
+            Some(&o.operator),
+        )
+        .await
+        .json()
+        .await
+        .expect("e");
+    let attached = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "attach")
+        .count();
+    assert_eq!(attached, 9);
+
+    // served to those who see the ticket
+    let t = act(
+        &app,
+        &o.dispatcher,
+        &get_ticket(&app, &o.dispatcher, &id).await,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    let list: Value = app
+        .get(
+            &format!("/api/v1/tickets/{id}/attachments"),
+            Some(&o.water_staff),
+        )
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(list.as_array().map(Vec::len), Some(9));
+    let aid = added[1]["id"].as_str().expect("id");
+    let res = app
+        .get(
+            &format!("/api/v1/tickets/{id}/attachments/{aid}"),
+            Some(&o.water_staff),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    assert_eq!(res.bytes().await.expect("bytes").as_ref(), PDF);
+    let res = app
+        .get(
+            &format!("/api/v1/tickets/{id}/attachments/{aid}"),
+            Some(&o.edu_staff),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    let res = upload(&app, &o.edu_staff, &id, &[("x.pdf", PDF)]).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+
+    // the gateway adds photos to its own submissions only
+    let gateway = client_key(&app, &o.admin, json!(["tickets:submit"])).await;
+    let res = submit(
+        &app,
+        &gateway,
+        Some("att-1"),
+        &submission("oPhoto", "路面塌陷"),
+    )
+    .await;
+    let own: Value = res.json().await.expect("ticket");
+    let res = upload(
+        &app,
+        &gateway,
+        own["id"].as_str().expect("id"),
+        &[("塌陷.png", PNG)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = upload(&app, &gateway, &id, &[("x.png", PNG)]).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    let _ = t;
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
