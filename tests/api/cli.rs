@@ -386,3 +386,65 @@ async fn ticket_numbers_stay_unique_across_four_instances() {
         .n;
     assert_eq!(n, 2_000);
 }
+
+/// JSON logs carry the request id on every line of a request; SIGTERM stops the server cleanly.
+#[actix_web::test]
+async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = command(dir.path())
+        .args(["serve", "--data-dir", "data", "--bind", "127.0.0.1:0"])
+        .env("HOTLINE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("hotline is listening on ")
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_string)
+        })
+        .expect("banner");
+    std::thread::spawn(move || lines.for_each(drop));
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("X-Request-Id", "test-req-42")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "clean exit: {exit:?}");
+
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let finished = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no request line in {text}"));
+    assert_eq!(finished["span"]["request_id"], "test-req-42", "{finished}");
+    assert_eq!(finished["fields"]["status"], 401);
+}

@@ -328,6 +328,23 @@ async fn full_lifecycle_replays_from_events(app: TestApp) {
     assert_eq!(assignee, t["assignee_id"]);
     assert_eq!(reply, t["reply"]);
     assert_eq!(json!(events.len()), t["version"]);
+    // the database itself refuses to rewrite history
+    let tampered = hotline::db::run(&app.state.pool, |c| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("UPDATE ticket_events SET action = 'rewritten'")
+            .execute(c)
+            .map_err(hotline::error::AppError::from)
+    })
+    .await;
+    assert!(tampered.is_err(), "events cannot be updated");
+    let deleted = hotline::db::run(&app.state.pool, |c| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("DELETE FROM ticket_events")
+            .execute(c)
+            .map_err(hotline::error::AppError::from)
+    })
+    .await;
+    assert!(deleted.is_err(), "events cannot be deleted");
     let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(
         actions,

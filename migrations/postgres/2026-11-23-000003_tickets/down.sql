@@ -1,3 +1,5 @@
+DROP TRIGGER ticket_events_append_only ON ticket_events;
+DROP FUNCTION ticket_events_append_only();
 DROP TABLE access_log;
 DROP TABLE ticket_counters;
 DROP TABLE intake_keys;

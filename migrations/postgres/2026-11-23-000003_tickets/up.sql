@@ -119,3 +119,12 @@ CREATE TABLE access_log (
 );
 CREATE INDEX access_log_ticket_idx ON access_log (ticket_id);
 CREATE INDEX access_log_user_idx ON access_log (user_id);
+
+-- The event log is append-only, enforced by the database too.
+CREATE FUNCTION ticket_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ticket_events is append-only';
+END
+$$;
+CREATE TRIGGER ticket_events_append_only BEFORE UPDATE OR DELETE ON ticket_events
+    FOR EACH ROW EXECUTE FUNCTION ticket_events_append_only();

@@ -1,3 +1,5 @@
+DROP TRIGGER ticket_events_no_update;
+DROP TRIGGER ticket_events_no_delete;
 DROP TABLE access_log;
 DROP TABLE ticket_counters;
 DROP TABLE intake_keys;

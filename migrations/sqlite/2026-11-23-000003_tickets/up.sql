@@ -119,3 +119,13 @@ CREATE TABLE access_log (
 );
 CREATE INDEX access_log_ticket_idx ON access_log (ticket_id);
 CREATE INDEX access_log_user_idx ON access_log (user_id);
+
+-- The event log is append-only, enforced by the database too.
+CREATE TRIGGER ticket_events_no_update BEFORE UPDATE ON ticket_events
+BEGIN
+    SELECT RAISE(ABORT, 'ticket_events is append-only');
+END;
+CREATE TRIGGER ticket_events_no_delete BEFORE DELETE ON ticket_events
+BEGIN
+    SELECT RAISE(ABORT, 'ticket_events is append-only');
+END;
