@@ -359,7 +359,7 @@ fn apply_all<T>(
     rows: Vec<(usize, T)>,
     mut apply: impl FnMut(&mut DbConnection, T) -> Result<bool, AppError>,
 ) -> Result<(usize, usize), AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let (mut created, mut updated) = (0, 0);
         let mut errors = Vec::new();
         for (row, record) in rows {

@@ -314,7 +314,7 @@ pub fn list(
         query = query.filter(categories::active.eq(active));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+        let pattern = crate::db::contains_pattern(q);
         query = query.filter(
             categories::name
                 .like(pattern.clone())
@@ -335,7 +335,7 @@ pub fn update(
     changes: CategoryChanges,
     now: NaiveDateTime,
 ) -> Result<Category, AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = find_row(conn, id)?;
         if let Some(name) = changes.name {
             validate::name("name", &name, 200)?;

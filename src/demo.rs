@@ -3,7 +3,6 @@
 //! bulk import as real data; running it again updates the data and leaves accounts alone.
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 use crate::accounts::users::{self, NewUser};
 use crate::auth::{password, Role};
@@ -55,7 +54,7 @@ const DEMO_USERS: &[(&str, &[Role], Option<&str>)] = &[
 ];
 
 pub fn seed(conn: &mut DbConnection, now: NaiveDateTime) -> Result<DemoSummary, AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut imports = Vec::new();
         for (dataset, text) in [
             (Dataset::Departments, DEPARTMENTS),

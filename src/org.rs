@@ -227,7 +227,7 @@ pub fn list(
         query = query.filter(departments::active.eq(active));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+        let pattern = crate::db::contains_pattern(q);
         query = query.filter(
             departments::name
                 .like(pattern.clone())
@@ -249,7 +249,7 @@ pub fn update(
     changes: DepartmentChanges,
     now: NaiveDateTime,
 ) -> Result<Department, AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = find_row(conn, id)?;
         if let Some(name) = changes.name {
             row.name = name.trim().to_string();
@@ -278,7 +278,11 @@ pub fn update(
                         format!("'{}' has {active_children} active sub-departments; deactivate them first", row.name),
                     ));
                 }
-                let open: Vec<&str> = Status::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+                let open: Vec<&str> = Status::ALL
+                    .iter()
+                    .filter(|s| s.is_open())
+                    .map(|s| s.as_str())
+                    .collect();
                 let open_tickets: i64 = tickets::table
                     .filter(tickets::lead_department_id.eq(&row.id))
                     .filter(tickets::status.eq_any(open))
@@ -297,7 +301,9 @@ pub fn update(
             reparent!(conn, departments, row, new_parent, referenced, "department");
         }
         row.updated_at = now;
-        diesel::update(departments::table.find(&row.id)).set(&row).execute(conn)?;
+        diesel::update(departments::table.find(&row.id))
+            .set(&row)
+            .execute(conn)?;
         Ok(row.into())
     })
 }

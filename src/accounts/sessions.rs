@@ -130,7 +130,7 @@ pub fn login(
     let refresh = tokens::new_refresh_token();
     let refresh_hash = tokens::token_hash(&refresh);
     let expires_at = now + settings.refresh_ttl;
-    conn.transaction::<_, AppError, _>(|conn| {
+    crate::db::write_tx(conn, |conn| {
         diesel::insert_into(sessions::table)
             .values(NewSession {
                 id: session_id.as_str(),
@@ -187,7 +187,7 @@ pub fn refresh(
         return Err(invalid());
     }
     let hash = tokens::token_hash(presented);
-    let result = conn.transaction::<_, AppError, _>(|conn| {
+    let result = crate::db::write_tx(conn, |conn| {
         let found: Option<RefreshLookup> = refresh_tokens::table
             .inner_join(sessions::table.inner_join(users::table))
             .filter(refresh_tokens::token_hash.eq(&hash))

@@ -67,7 +67,7 @@ pub fn record_failure(
     policy: &ThrottlePolicy,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let existing: Option<ThrottleRow> =
             login_throttle::table.find(key).first(conn).optional()?;
         let (failures, window_start) = match &existing {

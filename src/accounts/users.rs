@@ -289,7 +289,7 @@ pub fn update(
         validate_email(email)?;
     }
     let roles = changes.roles.as_deref().map(role_set).transpose()?;
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = find_row(conn, id)?;
         if let Some(name) = changes.display_name {
             row.display_name = name;
@@ -328,7 +328,7 @@ pub fn set_password(
 ) -> Result<(), AppError> {
     password::check_policy(new_password)?;
     let hash = password::hash(new_password)?;
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let changed = diesel::update(users::table.find(id.as_str()))
             .set((
                 users::password_hash.eq(&hash),

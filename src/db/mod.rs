@@ -248,3 +248,9 @@ where
         }
     }
 }
+
+/// The `LIKE` pattern for "contains `text`"; the wildcards `%` and `_` in the text are dropped
+/// (portable: SQLite and PostgreSQL differ in their escape rules).
+pub fn contains_pattern(text: &str) -> String {
+    format!("%{}%", text.replace(['%', '_'], ""))
+}

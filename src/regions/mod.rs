@@ -262,7 +262,7 @@ pub fn list(
         query = query.filter(regions::level.eq(level.as_str()));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+        let pattern = crate::db::contains_pattern(q);
         query = query.filter(
             regions::name
                 .like(pattern.clone())
@@ -282,7 +282,7 @@ pub fn update(
     changes: RegionChanges,
     now: NaiveDateTime,
 ) -> Result<Region, AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = find_row(conn, id)?;
         if let Some(name) = changes.name {
             validate::name("name", &name, 200)?;

@@ -269,7 +269,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         check_rule(conn, &row)?;
         diesel::insert_into(routing_rules::table)
             .values(&row)
@@ -343,7 +343,7 @@ pub fn update(
     actor: Option<&UserId>,
     now: NaiveDateTime,
 ) -> Result<Rule, AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = find_row(conn, id)?;
         let before = Rule::from(row.clone());
         if let Some(name) = changes.name {
@@ -398,7 +398,7 @@ pub fn delete(
     actor: Option<&UserId>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let row = find_row(conn, id)?;
         diesel::delete(routing_rules::table.find(&row.id)).execute(conn)?;
         record(

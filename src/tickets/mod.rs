@@ -817,7 +817,7 @@ pub fn list(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+        let pattern = crate::db::contains_pattern(q);
         query = query.filter(
             tickets::title
                 .like(pattern.clone())

@@ -155,6 +155,27 @@ async fn act_raw(
         .await
 }
 
+async fn act_if_match(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    if_match: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .request(
+            Method::POST,
+            app.url(&format!("/api/v1/tickets/{id}/{action}")),
+        )
+        .bearer_auth(token)
+        .header("If-Match", if_match)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn get_ticket(app: &TestApp, token: &str, id: &str) -> Value {
     let res = app.get(&format!("/api/v1/tickets/{id}"), Some(token)).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -694,41 +715,36 @@ async fn refusals(app: TestApp) {
     // stale version: 412
     let signed = act(&app, &o.water_staff, &t, "sign", json!({})).await;
     let stale = t["version"].as_i64().expect("version");
-    let res = app
-        .client
-        .request(
-            Method::POST,
-            app.url(&format!("/api/v1/tickets/{id}/public_note")),
-        )
-        .bearer_auth(&o.water_staff)
-        .header("If-Match", format!("\"{stale}\""))
-        .json(&json!({"text": "x"}))
-        .send()
-        .await
-        .expect("req");
+    let res = act_if_match(
+        &app,
+        &o.water_staff,
+        id,
+        "public_note",
+        &format!("\"{stale}\""),
+        json!({"text": "x"}),
+    )
+    .await;
     assert_error(res, StatusCode::PRECONDITION_FAILED, "version_mismatch").await;
-    let res = app
-        .client
-        .request(
-            Method::POST,
-            app.url(&format!("/api/v1/tickets/{id}/public_note")),
-        )
-        .bearer_auth(&o.water_staff)
-        .header("If-Match", format!("\"{}\"", signed["version"]))
-        .json(&json!({"text": "处理中"}))
-        .send()
-        .await
-        .expect("req");
+    let current = format!("\"{}\"", signed["version"]);
+    let res = act_if_match(
+        &app,
+        &o.water_staff,
+        id,
+        "public_note",
+        &current,
+        json!({"text": "处理中"}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app
-        .client
-        .request(Method::POST, app.url(&format!("/api/v1/tickets/{id}/note")))
-        .bearer_auth(&o.water_staff)
-        .header("If-Match", "yesterday")
-        .json(&json!({"text": "x"}))
-        .send()
-        .await
-        .expect("req");
+    let res = act_if_match(
+        &app,
+        &o.water_staff,
+        id,
+        "note",
+        "yesterday",
+        json!({"text": "x"}),
+    )
+    .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_header").await;
     // unknown action, unknown ticket, malformed body
     let res = act_raw(&app, &o.water_staff, &t, "teleport", json!({})).await;
