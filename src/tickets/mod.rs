@@ -11,7 +11,7 @@ pub mod state;
 
 use std::collections::HashMap;
 
-use chrono::{FixedOffset, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -138,12 +138,9 @@ fn system_viewer() -> Viewer {
 
 // ---- numbers ------------------------------------------------------------------------------
 
-/// China Standard Time; China has no daylight saving, so a fixed offset is exact.
+/// The date in China Standard Time (UTC+8; China keeps no daylight saving, so the shift is exact).
 fn china_date(now: NaiveDateTime) -> String {
-    let offset =
-        FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
-    now.and_utc()
-        .with_timezone(&offset)
+    (now + chrono::Duration::hours(8))
         .format("%Y%m%d")
         .to_string()
 }
@@ -273,10 +270,13 @@ fn build_row(
         }
         None => {}
     }
+    if let (Some(lat), Some(lng)) = (input.lat, input.lng) {
+        validate::latitude("lat", lat)?;
+        validate::longitude("lng", lng)?;
+    }
     let region_id = match (&input.region_id, input.lat, input.lng) {
-        (_, Some(lat), None) | (_, None, Some(lat)) => {
-            let _ = lat;
-            return Err(AppError::validation("lat, lng: give both or neither"));
+        (_, Some(_), None) | (_, None, Some(_)) => {
+            return Err(AppError::validation("lat, lng: give both or neither"))
         }
         (Some(r), _, _) => Some(regions::referenced(conn, "region_id", r)?.id),
         (None, Some(lat), Some(lng)) => regions::resolve(conn, lat, lng)?.map(|r| r.id),
@@ -1358,4 +1358,25 @@ pub fn merged_into(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, App
         .filter(tickets::merged_into.eq(id))
         .select(tickets::id)
         .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_follow_the_china_date() {
+        let late_utc = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .and_then(|d| d.and_hms_opt(16, 30, 0))
+            .expect("time");
+        assert_eq!(
+            china_date(late_utc),
+            "20261124",
+            "00:30 next day in Beijing"
+        );
+        let early_utc = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .and_then(|d| d.and_hms_opt(15, 59, 59))
+            .expect("time");
+        assert_eq!(china_date(early_utc), "20261123");
+    }
 }
