@@ -20,6 +20,7 @@ pub struct BenchOptions {
     pub regions: usize,
     pub rules: usize,
     pub previews: usize,
+    pub tickets: usize,
 }
 
 const TOWNS: usize = 30;
@@ -266,5 +267,188 @@ pub fn run(pool: &db::Pool, options: &BenchOptions) -> Result<String, AppError> 
             ms(percentile(&samples, 1.0)),
         );
     }
+    tickets_bench(
+        conn,
+        options,
+        &category_ids,
+        &grid_ids,
+        &mut rng,
+        &mut report,
+    )?;
     Ok(report)
+}
+
+fn timed<T>(
+    samples: &mut Vec<Duration>,
+    f: impl FnOnce() -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let started = Instant::now();
+    let value = f()?;
+    samples.push(started.elapsed());
+    Ok(value)
+}
+
+fn summary(label: &str, mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    format!(
+        "{label}, {} calls: p50 {}, p95 {}, p99 {}, max {}\n",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.95)),
+        ms(percentile(&samples, 0.99)),
+        ms(percentile(&samples, 1.0)),
+    )
+}
+
+/// Ticket intake and the queues on a table of `options.tickets` tickets.
+fn tickets_bench(
+    conn: &mut DbConnection,
+    options: &BenchOptions,
+    category_ids: &[String],
+    grid_ids: &[String],
+    rng: &mut StdRng,
+    report: &mut String,
+) -> Result<(), AppError> {
+    use crate::auth::{Role, RoleSet, UserPrincipal};
+    use crate::db::schema::departments;
+    use crate::ids::{DepartmentId, SessionId, TicketId, UserId};
+    use crate::pagination::PageParams;
+    use crate::tickets::model::{ActionBody, CitizenInput, NewTicket, Queue, TicketFilter};
+    use crate::tickets::state::Action;
+    use crate::tickets::{self, TicketPolicy, Viewer};
+    use diesel::prelude::*;
+
+    if options.tickets == 0 {
+        return Ok(());
+    }
+    let policy = TicketPolicy {
+        auto_dispatch: false,
+        department_contact_roles: vec![Role::DepartmentAdmin],
+    };
+    let staff = |roles: RoleSet, department_id: Option<DepartmentId>| UserPrincipal {
+        id: UserId::generate(),
+        username: "bench".into(),
+        display_name: "bench".into(),
+        roles,
+        department_id,
+        session_id: SessionId::generate(),
+    };
+    let dispatcher = Viewer::for_user(
+        conn,
+        &staff(RoleSet::new([Role::Dispatcher]), None),
+        &policy,
+    )?;
+    let department_ids: Vec<String> = departments::table
+        .filter(departments::code.like("D%"))
+        .select(departments::id)
+        .load(conn)?;
+    let now = Clock::system().now();
+
+    let mut create = Vec::with_capacity(options.tickets);
+    let mut dispatch = Vec::new();
+    let started = Instant::now();
+    for i in 0..options.tickets {
+        let input = NewTicket {
+            kind: Some(if i % 3 == 0 {
+                Kind::Complaint
+            } else {
+                Kind::Help
+            }),
+            category_id: Some(CategoryId(
+                category_ids[rng.gen_range(0..category_ids.len())].clone(),
+            )),
+            region_id: Some(RegionId(grid_ids[rng.gen_range(0..grid_ids.len())].clone())),
+            title: format!("工单 {i}"),
+            description: "小区停水三天了，请尽快处理".into(),
+            citizen: Some(CitizenInput {
+                phone: Some(format!("138{:08}", i % 5000)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let row = timed(&mut create, || {
+            tickets::create(conn, &dispatcher, &policy, input, now)
+        })?;
+        // four in five tickets move on to a department
+        if i % 5 != 0 {
+            let body = ActionBody {
+                department_id: Some(DepartmentId(
+                    department_ids[i % department_ids.len()].clone(),
+                )),
+                ..Default::default()
+            };
+            timed(&mut dispatch, || {
+                tickets::act(
+                    conn,
+                    &dispatcher,
+                    &TicketId(row.id),
+                    Action::Dispatch,
+                    body,
+                    None,
+                    now,
+                )
+            })?;
+        }
+    }
+    let _ = writeln!(
+        report,
+        "created {} tickets (80% dispatched) in {:.2} s",
+        options.tickets,
+        started.elapsed().as_secs_f64()
+    );
+    report.push_str(&summary("ticket intake (create)", create));
+    report.push_str(&summary("ticket dispatch (action)", dispatch));
+
+    // department 1 leads every thirtieth dispatched ticket (department 0 gets none: i % 30 == 0 is never dispatched)
+    let department = DepartmentId(department_ids[1 % department_ids.len()].clone());
+    let dept_staff = Viewer::for_user(
+        conn,
+        &staff(RoleSet::new([Role::DepartmentStaff]), Some(department)),
+        &policy,
+    )?;
+    let page = PageParams {
+        limit: Some(50),
+        cursor: None,
+    }
+    .validate()?;
+    let filters: Vec<(&str, &Viewer, TicketFilter)> = vec![
+        (
+            "list: dispatch queue, first page of 50",
+            &dispatcher,
+            TicketFilter {
+                queue: Some(Queue::Dispatch),
+                ..Default::default()
+            },
+        ),
+        (
+            "list: a department's to-sign queue",
+            &dept_staff,
+            TicketFilter {
+                queue: Some(Queue::ToSign),
+                ..Default::default()
+            },
+        ),
+        (
+            "list: everything a department sees",
+            &dept_staff,
+            TicketFilter::default(),
+        ),
+        (
+            "list: a caller's tickets by phone",
+            &dispatcher,
+            TicketFilter {
+                phone: Some("13800000042".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (label, viewer, filter) in filters {
+        let mut samples = Vec::new();
+        let mut rows = 0;
+        for _ in 0..200 {
+            rows = timed(&mut samples, || tickets::list(conn, viewer, &filter, &page))?.items.len();
+        }
+        report.push_str(&summary(&format!("{label} ({rows} rows)"), samples));
+    }
+    Ok(())
 }

@@ -308,7 +308,8 @@ pub fn list(
     }
     if let Some(under) = filter.under {
         let root = find_row(conn, &CategoryId(under.to_string()))?;
-        query = query.filter(categories::path.like(tree::subtree_pattern(&root.path)));
+        let (lo, hi) = tree::subtree_range(&root.path);
+        query = query.filter(categories::path.ge(lo).and(categories::path.lt(hi)));
     }
     if let Some(active) = filter.active {
         query = query.filter(categories::active.eq(active));

@@ -83,6 +83,9 @@ pub enum Command {
         /// Routing calls to time (each run once by region id and once by point).
         #[arg(long, default_value_t = 1_000)]
         previews: usize,
+        /// Tickets to create and then list (0: skip the ticket part).
+        #[arg(long, default_value_t = 20_000)]
+        tickets: usize,
     },
 }
 
@@ -287,6 +290,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             regions,
             rules,
             previews,
+            tickets,
         } => {
             let scratch = std::env::temp_dir()
                 .join(format!("hotline-bench-{}", uuid::Uuid::new_v4().simple()));
@@ -300,6 +304,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                 regions,
                 rules,
                 previews,
+                tickets,
             };
             let report = actix_web::web::block(move || {
                 let pool = db::build_pool(&db_settings)?;

@@ -215,7 +215,8 @@ pub fn list(
     }
     if let Some(under) = filter.under {
         let root = find_row(conn, &DepartmentId(under.to_string()))?;
-        query = query.filter(departments::path.like(tree::subtree_pattern(&root.path)));
+        let (lo, hi) = tree::subtree_range(&root.path);
+        query = query.filter(departments::path.ge(lo).and(departments::path.lt(hi)));
     }
     if filter.root == Some(true) {
         query = query.filter(departments::parent_id.is_null());

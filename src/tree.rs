@@ -16,9 +16,15 @@ pub fn path_ids(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `LIKE` pattern of a node and all its descendants.
-pub fn subtree_pattern(path: &str) -> String {
-    format!("{path}%")
+/// The half-open range `[lo, hi)` of the paths of a node and all its descendants, for an
+/// indexed range scan on both backends (byte order: SQLite's BINARY collation, PostgreSQL's
+/// `COLLATE "C"`). Paths end in `/` (0x2F); the next byte is `0` (0x30).
+pub fn subtree_range(path: &str) -> (String, String) {
+    let hi = match path.strip_suffix('/') {
+        Some(stem) => format!("{stem}0"),
+        None => format!("{path}\u{10FFFF}"),
+    };
+    (path.to_string(), hi)
 }
 
 /// Refuses to move `node_path` under `new_parent_path` when the new parent is the node itself or
@@ -51,14 +57,19 @@ macro_rules! move_subtree {
         let old: &str = $old_prefix;
         let new: &str = $new_prefix;
         let keep_from = i32::try_from(old.len() + 1).unwrap_or(i32::MAX);
-        diesel::update($table::table.filter($table::path.like($crate::tree::subtree_pattern(old))))
-            .set(
-                $table::path.eq(new
-                    .to_string()
-                    .into_sql::<diesel::sql_types::Text>()
-                    .concat($crate::tree::substr($table::path, keep_from))),
-            )
-            .execute($conn)
+        let (lo, hi) = $crate::tree::subtree_range(old);
+        diesel::update(
+            $table::table
+                .filter($table::path.ge(lo))
+                .filter($table::path.lt(hi)),
+        )
+        .set(
+            $table::path.eq(new
+                .to_string()
+                .into_sql::<diesel::sql_types::Text>()
+                .concat($crate::tree::substr($table::path, keep_from))),
+        )
+        .execute($conn)
     }};
 }
 
@@ -96,5 +107,15 @@ mod tests {
         assert!(check_move(&root, Some(&child), "department").is_err());
         assert!(check_move(&child, Some(&root), "department").is_ok());
         assert!(check_move(&root, None, "department").is_ok());
+        let (lo, hi) = subtree_range("/a/b/");
+        for inside in ["/a/b/", "/a/b/c/", "/a/b/zz/y/"] {
+            assert!(lo.as_str() <= inside && inside < hi.as_str(), "{inside}");
+        }
+        for outside in ["/a/", "/a/bb/", "/a/c/", "/a/b"] {
+            assert!(
+                !(lo.as_str() <= outside && outside < hi.as_str()),
+                "{outside}"
+            );
+        }
     }
 }

@@ -256,7 +256,8 @@ pub fn list(
     }
     if let Some(under) = filter.under {
         let root = find_row(conn, &RegionId(under.to_string()))?;
-        query = query.filter(regions::path.like(tree::subtree_pattern(&root.path)));
+        let (lo, hi) = tree::subtree_range(&root.path);
+        query = query.filter(regions::path.ge(lo).and(regions::path.lt(hi)));
     }
     if let Some(level) = filter.level {
         query = query.filter(regions::level.eq(level.as_str()));

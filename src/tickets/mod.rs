@@ -706,20 +706,22 @@ pub fn list(
                 });
             };
             let own = viewer.actor.department_id.clone().unwrap_or_default();
+            let (lo, hi) = tree::subtree_range(&path);
             let co_tickets = ticket_co_handlers::table
-                .filter(ticket_co_handlers::department_path.like(tree::subtree_pattern(&path)))
+                .filter(ticket_co_handlers::department_path.ge(lo.clone()))
+                .filter(ticket_co_handlers::department_path.lt(hi.clone()))
                 .select(ticket_co_handlers::ticket_id);
-            query = query
-                .filter(
-                    tickets::lead_department_path
-                        .like(tree::subtree_pattern(&path))
-                        .or(tickets::id.eq_any(co_tickets)),
-                )
-                .filter(
-                    tickets::confidential
-                        .eq(false)
-                        .or(tickets::lead_department_id.eq(own)),
-                );
+            query = query.filter(
+                tickets::lead_department_path
+                    .ge(lo)
+                    .and(tickets::lead_department_path.lt(hi))
+                    .or(tickets::id.eq_any(co_tickets)),
+            );
+            query = query.filter(
+                tickets::confidential
+                    .eq(false)
+                    .or(tickets::lead_department_id.eq(own)),
+            );
         } else {
             query = query.filter(tickets::confidential.eq(false));
         }
@@ -766,14 +768,20 @@ pub fn list(
                 AppError::bad_request("invalid_query", "department_id: no such department")
             })?
             .path;
-        query = query.filter(tickets::lead_department_path.like(tree::subtree_pattern(&path)));
+        let (lo, hi) = tree::subtree_range(&path);
+        query = query.filter(
+            tickets::lead_department_path
+                .ge(lo)
+                .and(tickets::lead_department_path.lt(hi)),
+        );
     }
     if let Some(c) = filter.category_id {
         let path = catalogue::find_row(conn, &CategoryId(c.to_string()))
             .map_err(|_| AppError::bad_request("invalid_query", "category_id: no such category"))?
             .path;
         let ids = crate::db::schema::categories::table
-            .filter(crate::db::schema::categories::path.like(tree::subtree_pattern(&path)))
+            .filter(crate::db::schema::categories::path.ge(tree::subtree_range(&path).0))
+            .filter(crate::db::schema::categories::path.lt(tree::subtree_range(&path).1))
             .select(crate::db::schema::categories::id.nullable());
         query = query.filter(tickets::category_id.eq_any(ids));
     }
@@ -782,7 +790,8 @@ pub fn list(
             .map_err(|_| AppError::bad_request("invalid_query", "region_id: no such region"))?
             .path;
         let ids = crate::db::schema::regions::table
-            .filter(crate::db::schema::regions::path.like(tree::subtree_pattern(&path)))
+            .filter(crate::db::schema::regions::path.ge(tree::subtree_range(&path).0))
+            .filter(crate::db::schema::regions::path.lt(tree::subtree_range(&path).1))
             .select(crate::db::schema::regions::id.nullable());
         query = query.filter(tickets::region_id.eq_any(ids));
     }

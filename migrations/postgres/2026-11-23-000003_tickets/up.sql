@@ -47,12 +47,13 @@ CREATE TABLE tickets (
     closed_at              TIMESTAMP
 );
 CREATE INDEX tickets_status_idx ON tickets (status, id);
-CREATE INDEX tickets_lead_path_idx ON tickets (lead_department_path, status);
-CREATE INDEX tickets_lead_department_idx ON tickets (lead_department_id, status);
-CREATE INDEX tickets_assignee_idx ON tickets (assignee_id, status);
+CREATE INDEX tickets_lead_path_idx ON tickets (lead_department_path);
+CREATE INDEX tickets_lead_department_idx ON tickets (lead_department_id, status, id);
+CREATE INDEX tickets_assignee_idx ON tickets (assignee_id, status, id);
 CREATE INDEX tickets_category_idx ON tickets (category_id);
 CREATE INDEX tickets_region_idx ON tickets (region_id);
 CREATE INDEX tickets_phone_idx ON tickets (citizen_phone);
+CREATE INDEX tickets_caller_number_idx ON tickets (caller_number);
 CREATE INDEX tickets_open_id_idx ON tickets (citizen_open_id);
 CREATE INDEX tickets_created_idx ON tickets (created_at);
 CREATE INDEX tickets_merged_into_idx ON tickets (merged_into);
