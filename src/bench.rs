@@ -446,7 +446,9 @@ fn tickets_bench(
         let mut samples = Vec::new();
         let mut rows = 0;
         for _ in 0..200 {
-            rows = timed(&mut samples, || tickets::list(conn, viewer, &filter, &page))?.items.len();
+            rows = timed(&mut samples, || tickets::list(conn, viewer, &filter, &page))?
+                .items
+                .len();
         }
         report.push_str(&summary(&format!("{label} ({rows} rows)"), samples));
     }
