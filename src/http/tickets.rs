@@ -96,7 +96,7 @@ pub async fn create(
             let viewer = staff_viewer(&state, &principal).await?;
             let ticket = db::run(&state.pool, move |c| {
                 let row = tickets::create(c, &viewer, &policy, input, now)?;
-                tickets::get(c, &viewer, &TicketId(row.id), None, now)
+                tickets::intake_view(c, &viewer, &row)
             })
             .await?;
             Ok(with_etag(HttpResponse::Created(), &ticket))

@@ -614,6 +614,19 @@ fn load_visible(
 
 /// The ticket view. With `reveal`, a viewer with contact access gets name, phone and address
 /// unmasked and the read is written to the access log.
+/// The view of a ticket its creator just took in: they typed the contact data themselves, so it is
+/// shown as entered and no access-log row is written.
+pub fn intake_view(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    row: &TicketRow,
+) -> Result<Ticket, AppError> {
+    let co = co_handlers(conn, std::slice::from_ref(&row.id))?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(view(row, &co, viewer, viewer.contact_access))
+}
+
 pub fn get(
     conn: &mut DbConnection,
     viewer: &Viewer,

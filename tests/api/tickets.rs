@@ -915,6 +915,10 @@ async fn privacy_masks_and_logs(app: TestApp) {
         .await
         .expect("log");
     let before = log["items"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(
+        before, 0,
+        "taking a call in and masked views are not logged"
+    );
     // a department admin holds the contact permission: full data, and an access-log row
     let seen = get_ticket(&app, &o.water_admin, &id).await;
     assert_eq!(seen["citizen"]["phone"], "13812345678");
