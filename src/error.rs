@@ -32,6 +32,12 @@ pub enum AppError {
         message: String,
         errors: Vec<RowError>,
     },
+    /// 412: the record changed since the caller read it (optimistic concurrency).
+    #[error("{0}")]
+    Stale(String),
+    /// 415: content of a type the service does not take.
+    #[error("{message}")]
+    Unsupported { code: &'static str, message: String },
     /// 429: throttled; `retry_after` in seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -110,6 +116,8 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::TooManyRequests { .. } => "too_many_attempts",
             AppError::Import { .. } => "import_failed",
+            AppError::Stale(_) => "version_mismatch",
+            AppError::Unsupported { code, .. } => code,
             AppError::Unavailable(_) => "unavailable",
             AppError::Config(_) | AppError::Internal(_) => "internal",
         }
@@ -128,6 +136,8 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Stale(_) => StatusCode::PRECONDITION_FAILED,
+            AppError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Http { status, .. } => *status,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -138,8 +138,7 @@ pub fn attach(
     }
     let mut typed = Vec::with_capacity(uploads.len());
     for upload in uploads {
-        let content_type = sniff(&upload.bytes).ok_or_else(|| AppError::Http {
-            status: actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        let content_type = sniff(&upload.bytes).ok_or_else(|| AppError::Unsupported {
             code: "unsupported_attachment_type",
             message: format!(
                 "'{}' is not a JPEG, PNG, GIF, WebP image or a PDF",
@@ -206,11 +205,9 @@ pub fn attach(
             ))
             .execute(conn)?;
             if changed == 0 {
-                return Err(AppError::Http {
-                    status: actix_web::http::StatusCode::PRECONDITION_FAILED,
-                    code: "version_mismatch",
-                    message: "the ticket changed meanwhile; retry".into(),
-                });
+                return Err(AppError::Stale(
+                    "the ticket changed meanwhile; retry".into(),
+                ));
             }
             let payload = json!({"attachment_id": attachment.id, "filename": attachment.filename,
                                  "content_type": attachment.content_type, "size_bytes": attachment.size_bytes});

@@ -1021,14 +1021,10 @@ pub fn act(
         let (row, _) = load_visible(conn, viewer, id)?;
         if let Some(expected) = expected_version {
             if expected != row.version {
-                return Err(AppError::Http {
-                    status: actix_web::http::StatusCode::PRECONDITION_FAILED,
-                    code: "version_mismatch",
-                    message: format!(
+                return Err(AppError::Stale(format!(
                         "the ticket changed since you read it (your version {expected}, now {}); reload and retry",
                         row.version
-                    ),
-                });
+                    )));
             }
         }
         let row = apply(conn, viewer, row, action, body, now)?;
@@ -1261,11 +1257,9 @@ fn apply(
     .set(&row)
     .execute(conn)?;
     if changed == 0 {
-        return Err(AppError::Http {
-            status: actix_web::http::StatusCode::PRECONDITION_FAILED,
-            code: "version_mismatch",
-            message: "the ticket changed meanwhile; reload and retry".into(),
-        });
+        return Err(AppError::Stale(
+            "the ticket changed meanwhile; reload and retry".into(),
+        ));
     }
     let happened = Happened {
         action: action.as_str(),
