@@ -325,19 +325,16 @@ fn tickets_bench(
         auto_dispatch: false,
         department_contact_roles: vec![Role::DepartmentAdmin],
     };
-    let staff = |roles: RoleSet, department_id: Option<DepartmentId>| UserPrincipal {
+    let staff = |roles: RoleSet, department: Option<(DepartmentId, String)>| UserPrincipal {
         id: UserId::generate(),
         username: "bench".into(),
         display_name: "bench".into(),
         roles,
-        department_id,
+        department_id: department.as_ref().map(|(id, _)| id.clone()),
+        department_path: department.map(|(_, path)| path),
         session_id: SessionId::generate(),
     };
-    let dispatcher = Viewer::for_user(
-        conn,
-        &staff(RoleSet::new([Role::Dispatcher]), None),
-        &policy,
-    )?;
+    let dispatcher = Viewer::for_user(&staff(RoleSet::new([Role::Dispatcher]), None), &policy);
     let department_ids: Vec<String> = departments::table
         .filter(departments::code.like("D%"))
         .select(departments::id)
@@ -401,11 +398,17 @@ fn tickets_bench(
 
     // department 1 leads every thirtieth dispatched ticket (department 0 gets none: i % 30 == 0 is never dispatched)
     let department = DepartmentId(department_ids[1 % department_ids.len()].clone());
+    let path: String = departments::table
+        .find(department.as_str())
+        .select(departments::path)
+        .first(conn)?;
     let dept_staff = Viewer::for_user(
-        conn,
-        &staff(RoleSet::new([Role::DepartmentStaff]), Some(department)),
+        &staff(
+            RoleSet::new([Role::DepartmentStaff]),
+            Some((department, path)),
+        ),
         &policy,
-    )?;
+    );
     let page = PageParams {
         limit: Some(50),
         cursor: None,

@@ -10,7 +10,7 @@ use super::throttle::{self, ThrottlePolicy};
 use super::users::{self as accounts_users, UserRow};
 use crate::auth::tokens::{self, AccessClaims, JwtKeys};
 use crate::auth::{password, RoleSet, UserPrincipal};
-use crate::db::schema::{refresh_tokens, sessions, users};
+use crate::db::schema::{departments, refresh_tokens, sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
 use crate::ids::{SessionId, UserId};
@@ -269,26 +269,32 @@ pub fn logout(
     Ok(())
 }
 
-/// Resolves verified access-token claims to the user, with one indexed query: the session must
-/// be open and the account active.
+/// Resolves verified access-token claims to the user, with one indexed query (session, user and
+/// the user's department path): the session must be open and the account active.
 pub fn authenticate(
     conn: &mut DbConnection,
     claims: &AccessClaims,
     now: NaiveDateTime,
 ) -> Result<UserPrincipal, AppError> {
-    let found: Option<(UserRow, Option<NaiveDateTime>, NaiveDateTime)> = sessions::table
-        .inner_join(users::table)
+    let found: Option<(
+        UserRow,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+        Option<String>,
+    )> = sessions::table
+        .inner_join(users::table.left_join(departments::table))
         .filter(sessions::id.eq(&claims.sid))
         .filter(users::id.eq(&claims.sub))
         .select((
             users::all_columns,
             sessions::revoked_at,
             sessions::expires_at,
+            departments::path.nullable(),
         ))
         .first(conn)
         .optional()?;
     let revoked = || AppError::unauthorized("token_revoked", "the session has ended; log in again");
-    let Some((user, revoked_at, expires_at)) = found else {
+    let Some((user, revoked_at, expires_at, department_path)) = found else {
         return Err(revoked());
     };
     if revoked_at.is_some() || expires_at <= now {
@@ -306,6 +312,7 @@ pub fn authenticate(
         display_name: user.display_name,
         roles: RoleSet::from_db(&user.roles),
         department_id: user.department_id.map(crate::ids::DepartmentId),
+        department_path,
         session_id: SessionId(claims.sid.clone()),
     })
 }

@@ -15,6 +15,8 @@ pub struct UserPrincipal {
     pub display_name: String,
     pub roles: RoleSet,
     pub department_id: Option<DepartmentId>,
+    /// The department's tree path (`/<root>/.../<id>/`), for "my department and below".
+    pub department_path: Option<String>,
     pub session_id: SessionId,
 }
 

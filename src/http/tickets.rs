@@ -43,13 +43,9 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
     })
 }
 
-async fn staff_viewer(
-    state: &web::Data<AppState>,
-    principal: &Principal,
-) -> Result<Viewer, AppError> {
-    let user = principal.user()?.clone();
-    let policy = state.tickets.clone();
-    db::run(&state.pool, move |c| Viewer::for_user(c, &user, &policy)).await
+/// The caller as a ticket viewer (staff only; the department path came with authentication).
+fn staff_viewer(state: &web::Data<AppState>, principal: &Principal) -> Result<Viewer, AppError> {
+    Ok(Viewer::for_user(principal.user()?, &state.tickets))
 }
 
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = []), ("api_key" = [])),
@@ -93,7 +89,7 @@ pub async fn create(
             })
         }
         Principal::User(_) => {
-            let viewer = staff_viewer(&state, &principal).await?;
+            let viewer = staff_viewer(&state, &principal)?;
             let ticket = db::run(&state.pool, move |c| {
                 let row = tickets::create(c, &viewer, &policy, input, now)?;
                 tickets::intake_view(c, &viewer, &row)
@@ -115,7 +111,7 @@ pub async fn list(
     filter: web::Query<TicketFilter>,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<Page<Ticket>>, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let page = page.validate()?;
     let filter = filter.into_inner();
     Ok(web::Json(
@@ -141,7 +137,7 @@ pub async fn similar(
     principal: Principal,
     query: web::Query<SimilarQuery>,
 ) -> Result<web::Json<Vec<Ticket>>, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let category = CategoryId(query.category_id.to_string());
     let region = query.region_id.map(|r| RegionId(r.to_string()));
     Ok(web::Json(
@@ -171,7 +167,7 @@ pub async fn get(
     id: web::Path<uuid::Uuid>,
     query: web::Query<RevealQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let id = TicketId(id.into_inner().to_string());
     let now = state.clock.now();
     let reason = query.into_inner().reason;
@@ -191,7 +187,7 @@ pub async fn events(
     id: web::Path<uuid::Uuid>,
     page: web::Query<PageParams>,
 ) -> Result<web::Json<Page<Event>>, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let id = TicketId(id.into_inner().to_string());
     let page = page.validate()?;
     Ok(web::Json(
@@ -228,7 +224,7 @@ pub async fn act(
     let action = Action::parse(&action)
         .ok_or_else(|| AppError::NotFound(format!("no ticket action '{action}'")))?;
     let expected = if_match(&req)?;
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let id = TicketId(id.to_string());
     let now = state.clock.now();
     let body = action_body(&req, &body)?;
@@ -356,7 +352,7 @@ async fn any_viewer(
             principal.require_scope(Scope::TicketsSubmit)?;
             Ok(Viewer::for_client(client))
         }
-        Principal::User(_) => staff_viewer(state, principal).await,
+        Principal::User(_) => staff_viewer(state, principal),
     }
 }
 
@@ -432,7 +428,7 @@ pub async fn list_attachments(
     principal: Principal,
     id: web::Path<uuid::Uuid>,
 ) -> Result<web::Json<Vec<Attachment>>, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let id = TicketId(id.into_inner().to_string());
     Ok(web::Json(
         db::run(&state.pool, move |c| attachments::list(c, &viewer, &id)).await?,
@@ -450,7 +446,7 @@ pub async fn download(
     principal: Principal,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, AppError> {
-    let viewer = staff_viewer(&state, &principal).await?;
+    let viewer = staff_viewer(&state, &principal)?;
     let (id, attachment_id) = path.into_inner();
     let id = TicketId(id.to_string());
     let attachment = db::run(&state.pool, move |c| {

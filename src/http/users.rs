@@ -128,16 +128,16 @@ pub async fn update(
             .unwrap_or(target.department_id.clone());
         users::authorize_manage(&admin, department.as_ref(), changes.roles.as_deref())?;
     }
+    // the last word on accounts must not lock itself out
+    let keeps_admin =
+        |r: &Vec<Role>| r.contains(&Role::Admin) || !admin.roles.contains(Role::Admin);
     if admin.id == id
         && (changes.active == Some(false)
-            || changes
-                .roles
-                .as_ref()
-                .is_some_and(|r| !r.contains(&Role::Admin)))
+            || changes.roles.as_ref().is_some_and(|r| !keeps_admin(r)))
     {
         return Err(AppError::conflict(
             "self_lockout",
-            "admins cannot disable themselves or drop their own admin role",
+            "you cannot disable your own account or drop your own admin role",
         ));
     }
     let now = state.clock.now();

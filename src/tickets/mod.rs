@@ -21,8 +21,7 @@ use self::state::{Action, Actor, Facts, Refusal};
 use crate::auth::{ApiClientPrincipal, Role, RoleSet, UserPrincipal};
 use crate::catalogue::{self, Attribute, AttributeType};
 use crate::db::schema::{
-    access_log, departments, intake_keys, ticket_co_handlers, ticket_counters, ticket_events,
-    tickets,
+    access_log, intake_keys, ticket_co_handlers, ticket_counters, ticket_events, tickets,
 };
 use crate::db::{self, DbConnection};
 use crate::error::AppError;
@@ -54,20 +53,8 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// A staff member; reads their department's tree path.
-    pub fn for_user(
-        conn: &mut DbConnection,
-        user: &UserPrincipal,
-        policy: &TicketPolicy,
-    ) -> Result<Viewer, AppError> {
-        let department_path = match &user.department_id {
-            Some(d) => departments::table
-                .find(d.as_str())
-                .select(departments::path)
-                .first::<String>(conn)
-                .optional()?,
-            None => None,
-        };
+    /// A staff member, as authenticated (their department's path came with the session check).
+    pub fn for_user(user: &UserPrincipal, policy: &TicketPolicy) -> Viewer {
         let hotline = state::HOTLINE_ROLES.iter().any(|r| user.roles.contains(*r));
         let contact_access = hotline
             || policy
@@ -80,17 +67,17 @@ impl Viewer {
             .first()
             .map(|r| r.as_str().to_string())
             .unwrap_or_default();
-        Ok(Viewer {
+        Viewer {
             user_id: Some(user.id.0.clone()),
             api_client_id: None,
             actor: Actor {
                 roles: user.roles.clone(),
                 department_id: user.department_id.as_ref().map(|d| d.0.clone()),
-                department_path,
+                department_path: user.department_path.clone(),
             },
             role_label,
             contact_access,
-        })
+        }
     }
 
     pub fn for_client(client: &ApiClientPrincipal) -> Viewer {
