@@ -444,7 +444,16 @@ fn auto_dispatch(
             .map(|r| format!("automatic: rule '{}'", r.name)),
         ..Default::default()
     };
-    apply(conn, &system_viewer(), row, Action::Dispatch, body, now)
+    apply(
+        conn,
+        &system_viewer(),
+        row,
+        Vec::new(),
+        Action::Dispatch,
+        body,
+        now,
+    )
+    .map(|(row, _)| row)
 }
 
 fn routing_request(row: &TicketRow) -> RoutingRequest {
@@ -559,6 +568,16 @@ fn co_handlers(
     Ok(map)
 }
 
+/// The co-handlers `(department id, path)` of one ticket.
+fn co_handlers_of(
+    conn: &mut DbConnection,
+    ticket: &str,
+) -> Result<Vec<(String, String)>, AppError> {
+    Ok(co_handlers(conn, &[ticket.to_string()])?
+        .remove(ticket)
+        .unwrap_or_default())
+}
+
 fn facts(row: &TicketRow, co: &[(String, String)]) -> Facts {
     Facts {
         status: row.status.parse().unwrap_or(Status::Registered),
@@ -590,9 +609,7 @@ fn load_visible(
         .first::<TicketRow>(conn)
         .optional()?
         .ok_or_else(|| not_found(id.as_str()))?;
-    let co = co_handlers(conn, std::slice::from_ref(&row.id))?
-        .remove(&row.id)
-        .unwrap_or_default();
+    let co = co_handlers_of(conn, &row.id)?;
     if !state::can_see(&viewer.actor, &facts(&row, &co)) {
         return Err(not_found(id.as_str()));
     }
@@ -608,9 +625,7 @@ pub fn intake_view(
     viewer: &Viewer,
     row: &TicketRow,
 ) -> Result<Ticket, AppError> {
-    let co = co_handlers(conn, std::slice::from_ref(&row.id))?
-        .remove(&row.id)
-        .unwrap_or_default();
+    let co = co_handlers_of(conn, &row.id)?;
     Ok(view(row, &co, viewer, viewer.contact_access))
 }
 
@@ -972,12 +987,12 @@ fn set_co_handlers(
     ticket: &str,
     lead: &str,
     ids: &[DepartmentId],
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<(String, String)>, AppError> {
     diesel::delete(ticket_co_handlers::table.filter(ticket_co_handlers::ticket_id.eq(ticket)))
         .execute(conn)?;
-    let mut added = Vec::new();
+    let mut added: Vec<(String, String)> = Vec::new();
     for id in ids {
-        if id.as_str() == lead || added.contains(&id.0) {
+        if id.as_str() == lead || added.iter().any(|(a, _)| *a == id.0) {
             continue;
         }
         let dept = active_department(conn, "co_department_ids", id)?;
@@ -988,7 +1003,7 @@ fn set_co_handlers(
                 ticket_co_handlers::department_path.eq(&dept.path),
             ))
             .execute(conn)?;
-        added.push(dept.id);
+        added.push((dept.id, dept.path));
     }
     Ok(added)
 }
@@ -1005,7 +1020,7 @@ pub fn act(
     now: NaiveDateTime,
 ) -> Result<Ticket, AppError> {
     db::write_tx(conn, |conn| {
-        let (row, _) = load_visible(conn, viewer, id)?;
+        let (row, co) = load_visible(conn, viewer, id)?;
         if let Some(expected) = expected_version {
             if expected != row.version {
                 return Err(AppError::Stale(format!(
@@ -1014,26 +1029,22 @@ pub fn act(
                     )));
             }
         }
-        let row = apply(conn, viewer, row, action, body, now)?;
-        let co = co_handlers(conn, std::slice::from_ref(&row.id))?
-            .remove(&row.id)
-            .unwrap_or_default();
+        let (row, co) = apply(conn, viewer, row, co, action, body, now)?;
         Ok(view(&row, &co, viewer, false))
     })
 }
 
 /// The effects of each action on the row (the state machine has already said yes).
+/// Answers the updated row and its co-handlers.
 fn apply(
     conn: &mut DbConnection,
     viewer: &Viewer,
     mut row: TicketRow,
+    mut co: Vec<(String, String)>,
     action: Action,
     body: ActionBody,
     now: NaiveDateTime,
-) -> Result<TicketRow, AppError> {
-    let co = co_handlers(conn, std::slice::from_ref(&row.id))?
-        .remove(&row.id)
-        .unwrap_or_default();
+) -> Result<(TicketRow, Vec<(String, String)>), AppError> {
     let f = facts(&row, &co);
     let next = state::decide(&viewer.actor, &f, action).map_err(|r| refusal(r, &row.id, action))?;
     let from = row.status.clone();
@@ -1077,7 +1088,8 @@ fn apply(
                 return Err(AppError::validation("department_id: re-dispatch to another department than the one that returned it"));
             }
             let dept = active_department(conn, "department_id", &department)?;
-            let added = set_co_handlers(conn, &row.id, &dept.id, &co_ids)?;
+            co = set_co_handlers(conn, &row.id, &dept.id, &co_ids)?;
+            let added: Vec<&String> = co.iter().map(|(id, _)| id).collect();
             payload.insert("department_id".into(), json!(dept.id));
             payload.insert("co_department_ids".into(), json!(added));
             row.lead_department_id = Some(dept.id);
@@ -1275,7 +1287,7 @@ fn apply(
         };
         insert_event(conn, &target, viewer, merged_in, now)?;
     }
-    Ok(row)
+    Ok((row, co))
 }
 
 // ---- access log and citizens ----------------------------------------------------------------
@@ -1353,14 +1365,6 @@ pub fn citizen_ticket(
         .order(ticket_events::seq.asc())
         .load(conn)?;
     Ok(CitizenTicket::new(&row, notes))
-}
-
-/// The ids of tickets merged into `id` (their citizens are kept for the callback).
-pub fn merged_into(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, AppError> {
-    Ok(tickets::table
-        .filter(tickets::merged_into.eq(id))
-        .select(tickets::id)
-        .load(conn)?)
 }
 
 #[cfg(test)]
