@@ -181,19 +181,28 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound("not found".into()),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => AppError::conflict(
-                "conflict",
-                format!(
-                    "a record with the same unique value exists ({})",
-                    info.message()
-                ),
-            ),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                // the constraint's name is for the log, never for the client
+                tracing::info!(constraint = ?info.constraint_name(), detail = %info.message(), "unique violation");
+                AppError::conflict("conflict", "a record with the same unique value exists")
+            }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::conflict(
                 "conflict",
                 "the record refers to, or is referred to by, another record",
             ),
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 AppError::Unavailable(format!("database connection closed: {}", info.message()))
+            }
+            // PostgreSQL refuses NUL in text and over-long index keys. The edge refuses both
+            // first (`validate::text_ok`); this is the net under it, so input never becomes a 500.
+            Error::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence")
+                    || info.message().contains("0x00") =>
+            {
+                AppError::bad_request("invalid_input", "text with a NUL character is not accepted")
+            }
+            Error::DatabaseError(_, info) if info.message().contains("index row") => {
+                AppError::validation("a value is too long to be stored")
             }
             other => AppError::Internal(format!("database error: {other}")),
         }

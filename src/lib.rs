@@ -1,8 +1,8 @@
 //! `hotline`: the back end of a citizen-request hotline (12345-style).
 //!
-//! Layout: domain rules in plain modules (`auth`, `accounts`, later `tickets`, `routing`,
-//! `deadlines`), storage in `db`, the HTTP layer in `http`, wiring in `startup`, the command line
-//! in `cli`. See docs/ARCHITECTURE.md.
+//! Layout: domain rules in plain modules (`auth`, `accounts`, `tickets`, `routing`, `phone`,
+//! ...), storage in `db`, the HTTP layer in `http`, wiring in `startup`, the command line in
+//! `cli`. See docs/ARCHITECTURE.md and, for the vocabulary, docs/domain.md.
 
 pub mod accounts;
 pub mod auth;
@@ -15,10 +15,12 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod org;
 pub mod pagination;
+pub mod phone;
 pub mod regions;
 pub mod routing;
 pub mod serde_util;

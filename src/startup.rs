@@ -20,7 +20,7 @@ use crate::http::metrics::Metrics;
 use crate::http::openapi::ApiDoc;
 use crate::http::{self, errors, middleware};
 use crate::state::AppState;
-use crate::tickets::TicketPolicy;
+use crate::tickets::{attachments, TicketPolicy};
 
 pub struct Application {
     port: u16,
@@ -44,6 +44,16 @@ pub async fn prepare_database(settings: &Settings) -> Result<(db::Pool, Vec<Stri
 impl Application {
     pub async fn build(settings: Settings, clock: Clock) -> Result<Application, AppError> {
         let (pool, _) = prepare_database(&settings).await?;
+        // files of uploads that never committed (a crash at the wrong moment); an upload in
+        // flight in another instance is younger than the grace period
+        let data_dir = settings.data_dir.clone();
+        let swept = db::run(&pool, move |c| {
+            attachments::sweep_orphans(c, &data_dir, attachments::ORPHAN_GRACE)
+        })
+        .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "could not sweep orphaned attachment files");
+        }
         let secret = tokens::load_or_create_secret(
             settings.auth.jwt_secret.as_ref(),
             &settings.auth.jwt_secret_file,
@@ -123,6 +133,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
             .default_service(web::to(errors::no_route))
             .wrap(ErrorHandlers::new().default_handler(errors::ensure_json_error))
+            .wrap(from_fn(middleware::input_guard))
+            .wrap(from_fn(middleware::security_headers))
             .wrap(from_fn(middleware::request_context))
     })
     .shutdown_timeout(server_settings.shutdown_timeout_seconds);

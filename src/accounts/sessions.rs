@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::throttle::{self, ThrottlePolicy};
 use super::users::{self as accounts_users, UserRow};
 use crate::auth::tokens::{self, AccessClaims, JwtKeys};
-use crate::auth::{password, RoleSet, UserPrincipal};
+use crate::auth::{RoleSet, UserPrincipal};
 use crate::db::schema::{departments, refresh_tokens, sessions, users};
 use crate::db::DbConnection;
 use crate::error::AppError;
@@ -79,52 +79,48 @@ fn invalid_credentials() -> AppError {
     AppError::unauthorized("invalid_credentials", "wrong username or password")
 }
 
-/// Checks the password and opens a session. Failures count towards the throttle of the
-/// account and of the client address; while either is locked every attempt gets a 429.
-pub fn login(
+/// The first half of a login, before the password is checked: counts the attempt against the
+/// account's and the address's throttle (429 once either is spent) and finds the account.
+/// The caller checks the password with [`crate::auth::password::verify_or_dummy`] off the database, then
+/// calls [`finish_login`].
+pub fn begin_login(
     conn: &mut DbConnection,
     settings: &SessionSettings<'_>,
     username: &str,
-    password_given: &str,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> Result<Option<UserRow>, AppError> {
+    let policy = settings.throttle;
+    let mut keys = vec![(throttle::account_key(username), policy.max_per_account)];
+    if let Some(address) = client.address.as_deref() {
+        keys.push((throttle::address_key(address), policy.max_per_address));
+    }
+    throttle::take_attempt(conn, &keys, policy, now)?;
+    accounts_users::find_by_username(conn, username)
+}
+
+/// The second half: a wrong password, an unknown user and a disabled account all answer the
+/// same `invalid_credentials` (a disabled account must not confirm its password); a right one
+/// resets the account's count and opens a session.
+pub fn finish_login(
+    conn: &mut DbConnection,
+    settings: &SessionSettings<'_>,
+    username: &str,
+    user: Option<UserRow>,
+    verified: bool,
     client: &ClientInfo,
     now: NaiveDateTime,
 ) -> Result<TokenPair, AppError> {
-    let account_key = throttle::account_key(username);
-    let address_key = client.address.as_deref().map(throttle::address_key);
-    let keys: Vec<String> = std::iter::once(account_key.clone())
-        .chain(address_key.clone())
-        .collect();
-    if let Some(wait) = throttle::locked_for(conn, &keys, now)? {
-        return Err(AppError::TooManyRequests {
-            message: format!("too many failed logins; try again in {wait} seconds"),
-            retry_after: wait,
-        });
-    }
-
-    let user = accounts_users::find_by_username(conn, username)?;
-    let verified = match &user {
-        Some(row) => password::verify(password_given, &row.password_hash),
-        None => {
-            password::verify_dummy(password_given);
-            false
-        }
-    };
-    let Some(user) = user.filter(|_| verified) else {
-        let policy = settings.throttle;
-        throttle::record_failure(conn, &account_key, policy.max_per_account, policy, now)?;
-        if let Some(key) = &address_key {
-            throttle::record_failure(conn, key, policy.max_per_address, policy, now)?;
-        }
+    let Some(user) = user.filter(|u| verified && u.active) else {
         tracing::info!(username, "failed login");
         return Err(invalid_credentials());
     };
-    if !user.active {
-        return Err(AppError::unauthorized(
-            "account_disabled",
-            "this account is disabled",
-        ));
-    }
-    throttle::clear(conn, &account_key)?;
+    let address_key = client.address.as_deref().map(throttle::address_key);
+    throttle::succeeded(
+        conn,
+        &throttle::account_key(username),
+        address_key.as_deref(),
+    )?;
 
     let session_id = SessionId::generate();
     let refresh = tokens::new_refresh_token();

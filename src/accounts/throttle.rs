@@ -45,6 +45,10 @@ pub fn address_key(address: &str) -> String {
     format!("ip:{address}")
 }
 
+pub fn password_change_key(user_id: &str) -> String {
+    format!("password:{user_id}")
+}
+
 /// If any of `keys` is locked now, the seconds until the last lock ends.
 pub fn locked_for(
     conn: &mut DbConnection,
@@ -59,53 +63,128 @@ pub fn locked_for(
     Ok(latest.map(|t| u64::try_from((t - now).num_seconds().max(1)).unwrap_or(1)))
 }
 
-/// Counts one failure for `key`; the failure that reaches `max` inside the window locks the key.
-pub fn record_failure(
+fn too_many(wait: u64) -> AppError {
+    AppError::TooManyRequests {
+        message: format!("too many failed attempts; try again in {wait} seconds"),
+        retry_after: wait,
+    }
+}
+
+/// Counts one attempt against each `(key, max)` *before* the secret is checked, atomically on
+/// both backends (one transaction; the counter moves by a single `UPDATE ... + 1`, which
+/// concurrent requests queue on), and refuses with 429 once a key is locked or an attempt
+/// exceeds its limit. So of N parallel guesses at most `max` are ever checked. A successful
+/// check then calls [`succeeded`].
+pub fn take_attempt(
     conn: &mut DbConnection,
-    key: &str,
-    max: i32,
+    keys: &[(String, i32)],
     policy: &ThrottlePolicy,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     crate::db::write_tx(conn, |conn| {
-        let existing: Option<ThrottleRow> =
-            login_throttle::table.find(key).first(conn).optional()?;
-        let (failures, window_start) = match &existing {
-            Some(row) if now - row.window_start <= policy.window => {
-                (row.failures + 1, row.window_start)
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        if let Some(wait) = locked_for(conn, &names, now)? {
+            return Err(too_many(wait));
+        }
+        for (key, max) in keys {
+            let count = increment(conn, key, policy, now)?;
+            match count {
+                Some(n) if n <= *max => {}
+                _ => {
+                    // over the limit (or locked meanwhile): lock, counting afresh afterwards
+                    diesel::update(login_throttle::table.find(key))
+                        .set((
+                            login_throttle::failures.eq(0),
+                            login_throttle::window_start.eq(now),
+                            login_throttle::locked_until.eq(Some(now + policy.lockout)),
+                        ))
+                        .execute(conn)?;
+                    let wait = u64::try_from(policy.lockout.num_seconds().max(1)).unwrap_or(1);
+                    return Err(too_many(wait));
+                }
             }
-            _ => (1, now),
-        };
-        let (failures, locked_until) = if failures >= max {
-            (0, Some(now + policy.lockout))
-        } else {
-            (failures, existing.as_ref().and_then(|r| r.locked_until))
-        };
-        let row = ThrottleRow {
-            key: key.to_string(),
-            failures,
-            window_start,
-            locked_until,
-        };
-        if existing.is_some() {
-            diesel::update(login_throttle::table.find(key))
-                .set((
-                    login_throttle::failures.eq(row.failures),
-                    login_throttle::window_start.eq(row.window_start),
-                    login_throttle::locked_until.eq(row.locked_until),
-                ))
-                .execute(conn)?;
-        } else {
-            diesel::insert_into(login_throttle::table)
-                .values(&row)
-                .execute(conn)?;
         }
         Ok(())
     })
 }
 
-/// Forgets the failures of `key` (after a successful login).
-pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), AppError> {
-    diesel::delete(login_throttle::table.find(key)).execute(conn)?;
+/// Adds one to the key's count in its window; `None` when the key is locked.
+fn increment(
+    conn: &mut DbConnection,
+    key: &str,
+    policy: &ThrottlePolicy,
+    now: NaiveDateTime,
+) -> Result<Option<i32>, AppError> {
+    let not_locked = login_throttle::locked_until
+        .is_null()
+        .or(login_throttle::locked_until.le(now));
+    // a window that has run out starts again
+    diesel::update(
+        login_throttle::table
+            .find(key)
+            .filter(login_throttle::window_start.lt(now - policy.window)),
+    )
+    .set((
+        login_throttle::failures.eq(0),
+        login_throttle::window_start.eq(now),
+    ))
+    .execute(conn)?;
+    let bump = |conn: &mut DbConnection| -> Result<Option<i32>, AppError> {
+        Ok(
+            diesel::update(login_throttle::table.find(key).filter(not_locked))
+                .set(login_throttle::failures.eq(login_throttle::failures + 1))
+                .returning(login_throttle::failures)
+                .get_result::<i32>(conn)
+                .optional()?,
+        )
+    };
+    if let Some(n) = bump(conn)? {
+        return Ok(Some(n));
+    }
+    let exists: i64 = login_throttle::table
+        .filter(login_throttle::key.eq(key))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(None); // locked
+    }
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(login_throttle::table)
+            .values(ThrottleRow {
+                key: key.to_string(),
+                failures: 1,
+                window_start: now,
+                locked_until: None,
+            })
+            .execute(c)
+    });
+    match inserted {
+        Ok(_) => Ok(Some(1)),
+        // a concurrent first attempt created the row: count on it
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => bump(conn),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// After a successful check: the account's (or password change's) count starts again, and the
+/// address gets its attempt back.
+pub fn succeeded(
+    conn: &mut DbConnection,
+    cleared: &str,
+    refunded: Option<&str>,
+) -> Result<(), AppError> {
+    diesel::delete(login_throttle::table.find(cleared)).execute(conn)?;
+    if let Some(key) = refunded {
+        diesel::update(
+            login_throttle::table
+                .find(key)
+                .filter(login_throttle::failures.gt(0)),
+        )
+        .set(login_throttle::failures.eq(login_throttle::failures - 1))
+        .execute(conn)?;
+    }
     Ok(())
 }

@@ -98,8 +98,10 @@ pub struct UserFilter {
     pub department_id: Option<DepartmentId>,
 }
 
+pub const MAX_USERNAME_CHARS: usize = 64;
+
 pub fn validate_username(username: &str) -> Result<(), AppError> {
-    let ok_len = (3..=64).contains(&username.len());
+    let ok_len = (3..=MAX_USERNAME_CHARS).contains(&username.len());
     let ok_chars = username
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
@@ -123,12 +125,14 @@ fn validate_email(email: &str) -> Result<(), AppError> {
 /// Roles a department admin may grant within their own department.
 const DEPARTMENT_ROLES: [Role; 2] = [Role::DepartmentStaff, Role::DepartmentAdmin];
 
-/// Who may manage an account: admins any; a department admin the accounts of their own
-/// department, with department roles only. Anyone else gets 403.
+/// Who may manage an account: admins any; a department admin only accounts of their own
+/// department whose roles are all department roles (`current_roles`, for an existing account),
+/// and may grant only department roles (`granted_roles`). Anyone else gets 403.
 pub fn authorize_manage(
     actor: &UserPrincipal,
     department: Option<&DepartmentId>,
-    roles: Option<&[Role]>,
+    granted_roles: Option<&[Role]>,
+    current_roles: Option<&[Role]>,
 ) -> Result<(), AppError> {
     if actor.roles.contains(Role::Admin) {
         return Ok(());
@@ -143,9 +147,14 @@ pub fn authorize_manage(
             "department admins manage the accounts of their own department only".into(),
         ));
     }
-    if roles.is_some_and(|roles| roles.iter().any(|r| !DEPARTMENT_ROLES.contains(r))) {
+    if granted_roles.is_some_and(|roles| roles.iter().any(|r| !DEPARTMENT_ROLES.contains(r))) {
         return Err(AppError::Forbidden(
             "department admins grant only department_staff and department_admin".into(),
+        ));
+    }
+    if current_roles.is_some_and(|roles| roles.iter().any(|r| !DEPARTMENT_ROLES.contains(r))) {
+        return Err(AppError::Forbidden(
+            "department admins manage only accounts whose roles are all department roles".into(),
         ));
     }
     Ok(())
@@ -183,7 +192,7 @@ pub fn create(
     now: NaiveDateTime,
 ) -> Result<User, AppError> {
     validate_username(&input.username)?;
-    password::check_policy(&input.password)?;
+    password::check_policy(&input.password, &[&input.username])?;
     let display_name = input.display_name.unwrap_or_else(|| input.username.clone());
     validate_display_name(&display_name)?;
     if let Some(email) = &input.email {
@@ -326,7 +335,8 @@ pub fn set_password(
     new_password: &str,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    password::check_policy(new_password)?;
+    let username = find_row(conn, id)?.username;
+    password::check_policy(new_password, &[&username])?;
     let hash = password::hash(new_password)?;
     crate::db::write_tx(conn, |conn| {
         let changed = diesel::update(users::table.find(id.as_str()))
@@ -343,19 +353,9 @@ pub fn set_password(
     })
 }
 
-/// A user changing their own password proves they know the current one.
-pub fn change_own_password(
-    conn: &mut DbConnection,
-    id: &UserId,
-    current: &str,
-    new_password: &str,
-    now: NaiveDateTime,
-) -> Result<(), AppError> {
-    let row = find_row(conn, id)?;
-    if !password::verify(current, &row.password_hash) {
-        return Err(AppError::Forbidden("current_password is wrong".into()));
-    }
-    set_password(conn, id, new_password, now)
+/// The stored hash, for a user proving they know their current password.
+pub fn password_hash(conn: &mut DbConnection, id: &UserId) -> Result<String, AppError> {
+    Ok(find_row(conn, id)?.password_hash)
 }
 
 pub fn revoke_all_sessions(

@@ -1,7 +1,12 @@
 //! Password hashing with argon2id (the `argon2` crate of RustCrypto, with its recommended
 //! default parameters) and the password policy.
+//!
+//! Each argon2 run takes 19 MiB; at most one per core runs at a time (the others queue on
+//! [`HASH_PERMITS`]), so a flood of logins costs CPU time, not memory. Strength is estimated
+//! with `zxcvbn` (Dropbox's estimator: dictionaries of common passwords, names, keyboard
+//! patterns, dates and sequences), which is what refuses `password12` and `1234567890`.
 
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -13,8 +18,13 @@ use crate::error::AppError;
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
-/// Checks the policy: long enough, not absurdly long, not only one repeated character.
-pub fn check_policy(password: &str) -> Result<(), AppError> {
+/// The lowest zxcvbn score accepted (0-4; 3 = "safely unguessable: moderate protection from an
+/// offline slow-hash attack", about 10^8 guesses and more).
+pub const MIN_STRENGTH: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// Checks the policy: long enough, not absurdly long, not only one repeated character, not
+/// containing the username (or other `personal` words), and not guessable.
+pub fn check_policy(password: &str, personal: &[&str]) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(AppError::validation(format!(
@@ -32,33 +42,98 @@ pub fn check_policy(password: &str) -> Result<(), AppError> {
             "password: must not be one repeated character",
         ));
     }
+    let lower = password.to_lowercase();
+    if personal
+        .iter()
+        .any(|p| p.chars().count() >= 3 && lower.contains(&p.to_lowercase()))
+    {
+        return Err(AppError::validation(
+            "password: must not contain the username",
+        ));
+    }
+    let estimate = zxcvbn::zxcvbn(password, personal);
+    if estimate.score() < MIN_STRENGTH {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| format!(" ({w})")))
+            .unwrap_or_default();
+        return Err(AppError::validation(format!(
+            "password: too easy to guess{hint}; use a longer mix of unrelated words, digits and signs"
+        )));
+    }
     Ok(())
+}
+
+/// At most one argon2 computation per core at a time.
+struct Permits {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+static HASH_PERMITS: OnceLock<Permits> = OnceLock::new();
+
+fn with_permit<T>(f: impl FnOnce() -> T) -> T {
+    let permits = HASH_PERMITS.get_or_init(|| Permits {
+        free: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        released: Condvar::new(),
+    });
+    {
+        let mut free = permits.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = permits
+                .released
+                .wait(free)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+    }
+    struct Release<'a>(&'a Permits);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+            *free += 1;
+            self.0.released.notify_one();
+        }
+    }
+    let _release = Release(permits);
+    f()
 }
 
 pub fn hash(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+    with_permit(|| {
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+    })
 }
 
 /// Constant-shape verification: a malformed stored hash counts as a mismatch.
 pub fn verify(password: &str, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => with_permit(|| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        }),
         Err(_) => false,
     }
 }
 
-/// Spends the same time as a real verification, so an unknown user name cannot be told
-/// apart from a wrong password by timing.
-pub fn verify_dummy(password: &str) {
+/// Verifies against the stored hash, or, for an unknown user, spends the same time on a dummy
+/// hash, so an unknown user name cannot be told apart from a wrong password by timing.
+pub fn verify_or_dummy(password: &str, stored_hash: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let hash = DUMMY.get_or_init(|| self::hash("dummy-password-for-timing").unwrap_or_default());
-    let _ = verify(password, hash);
+    match stored_hash {
+        Some(stored) => verify(password, stored),
+        None => {
+            let hash =
+                DUMMY.get_or_init(|| self::hash("dummy-password-for-timing").unwrap_or_default());
+            let _ = verify(password, hash);
+            false
+        }
+    }
 }
 
 /// A random password for generated accounts: 20 characters without look-alikes.
@@ -84,9 +159,14 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert!(check_policy("short").is_err());
-        assert!(check_policy("aaaaaaaaaaaa").is_err());
-        assert!(check_policy("long enough pass").is_ok());
+        assert!(check_policy("short", &[]).is_err());
+        assert!(check_policy("aaaaaaaaaaaa", &[]).is_err());
+        for weak in ["1234567890", "password12", "qwertyuiop", "iloveyou2024"] {
+            assert!(check_policy(weak, &[]).is_err(), "{weak} accepted");
+        }
+        assert!(check_policy("olga-harbour-lantern-7", &["olga"]).is_err());
+        assert!(check_policy("harbour lantern cobalt", &["olga"]).is_ok());
         assert_eq!(generate().len(), 20);
+        assert!(check_policy(&generate(), &["admin"]).is_ok());
     }
 }

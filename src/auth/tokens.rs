@@ -8,7 +8,6 @@
 //!   compared. High-entropy random keys need no slow hash (unlike passwords).
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -164,25 +163,15 @@ pub fn load_or_create_secret(
     if path.exists() {
         return read(&path);
     }
-    fs::create_dir_all(data_dir).map_err(|e| {
+    crate::files::create_private_dir(data_dir).map_err(|e| {
         AppError::Config(format!(
             "cannot create data directory {}: {e}",
             data_dir.display()
         ))
     })?;
     let secret = random_b64(48);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes()).map_err(|e| {
-                AppError::Config(format!("cannot write JWT key {}: {e}", path.display()))
-            })?;
+    match crate::files::write_private(&path, secret.as_bytes()) {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new JWT signing key");
             Ok(SecretString::from(secret))
         }

@@ -123,14 +123,7 @@ impl ManageConnection for ConnectionManager {
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
     let manager = ConnectionManager::new(&settings.url, settings.sqlite_busy_timeout_ms)?;
     if let Target::Sqlite(path) = &manager.target {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                AppError::Config(format!(
-                    "cannot create database directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
+        prepare_sqlite_file(path)?;
     }
     r2d2::Pool::builder()
         .max_size(settings.pool_size)
@@ -143,6 +136,58 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
                 crate::config::redact_url(&settings.url)
             ))
         })
+}
+
+/// The SQLite database and its journal files are private: the directory is created 0700, the
+/// file 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database
+/// file's mode), and an existing file is narrowed to 0600.
+fn prepare_sqlite_file(path: &std::path::Path) -> Result<(), AppError> {
+    let fail = |what: &str, p: &std::path::Path, e: std::io::Error| {
+        AppError::Config(format!("cannot {what} {}: {e}", p.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            crate::files::create_private_dir(dir)
+                .map_err(|e| fail("create database directory", dir, e))?;
+        }
+    }
+    if path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if !path.exists() {
+        match crate::files::write_private(path, b"") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail("create database file", path, e)),
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        crate::files::restrict_file(&file).map_err(|e| fail("restrict", &file, e))?;
+    }
+    Ok(())
+}
+
+/// Locks ticket rows for the rest of the transaction, in id order (so two transactions locking
+/// the same rows cannot deadlock). PostgreSQL: `SELECT ... FOR UPDATE`; SQLite needs nothing,
+/// `write_tx` already holds the database's write lock. Commands that need no version then
+/// read the newest row and append after it instead of failing on a concurrent change.
+pub fn lock_tickets(conn: &mut DbConnection, ids: &[&str]) -> Result<(), AppError> {
+    use schema::tickets;
+    if let DbConnection::Pg(pg) = conn {
+        let mut ids: Vec<&str> = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        tickets::table
+            .filter(tickets::id.eq_any(ids))
+            .order(tickets::id)
+            .select(tickets::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
 }
 
 /// Applies pending migrations and returns their names. On PostgreSQL an advisory lock makes

@@ -187,6 +187,7 @@ diesel::table! {
         signed_at -> Nullable<Timestamp>,
         replied_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        citizen_address -> Nullable<Text>,
     }
 }
 

@@ -8,6 +8,7 @@ use crate::accounts::api_clients::{self, ApiClient, CreatedApiClient, NewApiClie
 use crate::auth::{Principal, Role};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
+use crate::http::json::Json;
 use crate::ids::ApiClientId;
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
@@ -46,7 +47,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewApiClient>,
+    body: Json<NewApiClient>,
 ) -> Result<HttpResponse, AppError> {
     let admin = principal.require_any_role(&[Role::Admin])?.id.clone();
     let now = state.clock.now();
@@ -86,7 +87,7 @@ pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<ApiClientChanges>,
+    body: Json<ApiClientChanges>,
 ) -> Result<web::Json<ApiClient>, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let id = ApiClientId(id.into_inner().to_string());

@@ -1,15 +1,18 @@
 //! `/api/v1/auth/*` and `/api/v1/me`.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::client_info;
 use crate::accounts::sessions::{self, TokenPair};
+use crate::accounts::throttle;
 use crate::accounts::users::{self, User};
-use crate::auth::{ApiClientPrincipal, Principal};
+use crate::auth::{password, ApiClientPrincipal, Principal};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
+use crate::http::json::Json;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,30 +44,52 @@ pub enum Me {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        (status = 401, description = "Wrong username or password (`invalid_credentials`) or disabled account", body = ErrorBody),
+        (status = 401, description = "Wrong username or password, unknown or disabled account: all `invalid_credentials`", body = ErrorBody),
         (status = 429, description = "Too many failed logins for the account or address (`too_many_attempts`)", body = ErrorBody),
     ))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
-) -> Result<web::Json<TokenPair>, AppError> {
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
     let client = client_info(&req, state.settings.server.trust_forwarded_for);
     let LoginRequest { username, password } = body.into_inner();
+    let username = username.trim().to_string();
+    if username.chars().count() > users::MAX_USERNAME_CHARS
+        || password.chars().count() > password::MAX_PASSWORD_CHARS
+    {
+        // no such account can exist: answer as for a wrong password, without touching the throttle
+        return Err(AppError::unauthorized(
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    }
     let now = state.clock.now();
+    let (st, name, cl) = (state.clone(), username.clone(), client.clone());
+    let user = db::run(&state.pool, move |c| {
+        sessions::begin_login(c, &st.session_settings(), &name, &cl, now)
+    })
+    .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = web::block(move || password::verify_or_dummy(&password, stored.as_deref()))
+        .await
+        .map_err(|_| AppError::Internal("password check was cancelled".into()))?;
     let st = state.clone();
     let pair = db::run(&state.pool, move |c| {
-        sessions::login(
+        sessions::finish_login(
             c,
             &st.session_settings(),
-            username.trim(),
-            &password,
+            &username,
+            user,
+            verified,
             &client,
             now,
         )
     })
     .await?;
-    Ok(web::Json(pair))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(pair))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -74,8 +99,8 @@ pub async fn login(
     ))]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
-) -> Result<web::Json<TokenPair>, AppError> {
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let st = state.clone();
     let token = body.into_inner().refresh_token;
@@ -83,7 +108,9 @@ pub async fn refresh(
         sessions::refresh(c, &st.session_settings(), &token, now)
     })
     .await?;
-    Ok(web::Json(pair))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(pair))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
@@ -124,18 +151,37 @@ pub async fn me(
     responses(
         (status = 204, description = "Password changed; every session of the account is ended"),
         (status = 403, description = "current_password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many wrong current passwords (`too_many_attempts`)", body = ErrorBody),
         (status = 422, description = "The new password breaks the policy", body = ErrorBody),
     ))]
 pub async fn change_password(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<ChangePasswordRequest>,
+    body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
     let id = principal.user()?.id.clone();
     let body = body.into_inner();
     let now = state.clock.now();
+    let (st, user) = (state.clone(), id.clone());
+    // counted before the check, like logins: guessing the current password is throttled too
+    let stored = db::run(&state.pool, move |c| {
+        let policy = &st.throttle;
+        let key = throttle::password_change_key(user.as_str());
+        throttle::take_attempt(c, &[(key, policy.max_per_account)], policy, now)?;
+        users::password_hash(c, &user)
+    })
+    .await?;
+    let current = body.current_password;
+    let verified = web::block(move || password::verify_or_dummy(&current, Some(&stored)))
+        .await
+        .map_err(|_| AppError::Internal("password check was cancelled".into()))?;
+    if !verified {
+        return Err(AppError::Forbidden("current_password is wrong".into()));
+    }
+    let new_password = body.new_password;
     db::run(&state.pool, move |c| {
-        users::change_own_password(c, &id, &body.current_password, &body.new_password, now)
+        throttle::succeeded(c, &throttle::password_change_key(id.as_str()), None)?;
+        users::set_password(c, &id, &new_password, now)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -7,6 +7,7 @@ pub mod api_clients;
 pub mod auth;
 pub mod errors;
 pub mod extract;
+pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -133,6 +134,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(M::GET, "/api/v1/tickets/{id}", |r| r.to(tickets::get)),
         ep(M::GET, "/api/v1/tickets/{id}/events", |r| {
             r.to(tickets::events)
+        }),
+        ep(M::POST, "/api/v1/tickets/{id}/reveal", |r| {
+            r.to(tickets::reveal)
         }),
         ep(M::POST, "/api/v1/tickets/{id}/{action}", |r| {
             r.to(tickets::act)

@@ -20,7 +20,7 @@ use super::{api_clients, auth, ops, org, routing, tickets, users};
         org::list_categories, org::create_category, org::get_category, org::update_category,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::rule_history, routing::preview, routing::import, routing::export,
-        tickets::create, tickets::list, tickets::similar, tickets::get, tickets::events, tickets::act,
+        tickets::create, tickets::list, tickets::similar, tickets::get, tickets::reveal, tickets::events, tickets::act,
         tickets::access_log, tickets::citizen_list, tickets::citizen_get,
         tickets::upload, tickets::list_attachments, tickets::download,
     ),

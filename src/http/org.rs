@@ -9,6 +9,7 @@ use crate::auth::{Principal, Role};
 use crate::catalogue::{self, Category, CategoryChanges, CategoryFilter, NewCategory};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
+use crate::http::json::Json;
 use crate::ids::{CategoryId, DepartmentId, RegionId};
 use crate::org::{self, Department, DepartmentChanges, DepartmentFilter, NewDepartment};
 use crate::pagination::{Page, PageParams};
@@ -46,7 +47,7 @@ pub async fn list_departments(
 pub async fn create_department(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewDepartment>,
+    body: Json<NewDepartment>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
@@ -80,7 +81,7 @@ pub async fn update_department(
     state: web::Data<AppState>,
     principal: Principal,
     id: Id,
-    body: web::Json<DepartmentChanges>,
+    body: Json<DepartmentChanges>,
 ) -> Result<web::Json<Department>, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let id = DepartmentId(id.into_inner().to_string());
@@ -120,7 +121,7 @@ pub async fn list_regions(
 pub async fn create_region(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewRegion>,
+    body: Json<NewRegion>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
@@ -154,7 +155,7 @@ pub async fn update_region(
     state: web::Data<AppState>,
     principal: Principal,
     id: Id,
-    body: web::Json<RegionChanges>,
+    body: Json<RegionChanges>,
 ) -> Result<web::Json<Region>, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let id = RegionId(id.into_inner().to_string());
@@ -222,7 +223,7 @@ pub async fn list_categories(
 pub async fn create_category(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewCategory>,
+    body: Json<NewCategory>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
@@ -256,7 +257,7 @@ pub async fn update_category(
     state: web::Data<AppState>,
     principal: Principal,
     id: Id,
-    body: web::Json<CategoryChanges>,
+    body: Json<CategoryChanges>,
 ) -> Result<web::Json<Category>, AppError> {
     principal.require_any_role(&[Role::Admin])?;
     let id = CategoryId(id.into_inner().to_string());

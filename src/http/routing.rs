@@ -12,6 +12,7 @@ use crate::bulk::{self, Dataset, Format, ImportReport};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
 use crate::http::errors::payload_too_large;
+use crate::http::json::Json;
 use crate::ids::RuleId;
 use crate::pagination::{Page, PageParams};
 use crate::routing::{
@@ -47,7 +48,7 @@ pub async fn list_rules(
 pub async fn create_rule(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewRule>,
+    body: Json<NewRule>,
 ) -> Result<HttpResponse, AppError> {
     let actor = principal.require_any_role(&[Role::Admin])?.id.clone();
     let now = state.clock.now();
@@ -81,7 +82,7 @@ pub async fn update_rule(
     state: web::Data<AppState>,
     principal: Principal,
     id: Id,
-    body: web::Json<RuleChanges>,
+    body: Json<RuleChanges>,
 ) -> Result<web::Json<Rule>, AppError> {
     let actor = principal.require_any_role(&[Role::Admin])?.id.clone();
     let id = RuleId(id.into_inner().to_string());
@@ -139,7 +140,7 @@ pub async fn rule_history(
 pub async fn preview(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<RoutingRequest>,
+    body: Json<RoutingRequest>,
 ) -> Result<web::Json<RoutingResult>, AppError> {
     principal.user()?;
     let request = body.into_inner();
@@ -198,6 +199,12 @@ pub async fn import(
             return Err(payload_too_large(limit));
         }
         body.extend_from_slice(&chunk);
+    }
+    // the edge rule for text (validate::text_ok): no NUL anywhere in an import
+    if body.contains(&0) {
+        return Err(AppError::validation(
+            "body: NUL characters are not accepted",
+        ));
     }
     let dataset = dataset.into_inner();
     let now = state.clock.now();

@@ -11,13 +11,14 @@ use utoipa::IntoParams;
 use crate::auth::{Principal, Role, Scope};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
+use crate::http::json::Json;
 use crate::ids::{CategoryId, RegionId, TicketId};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
 use crate::tickets::attachments::{self, Attachment, Upload};
 use crate::tickets::model::{
-    AccessLogEntry, AccessLogFilter, ActionBody, CitizenTicket, Event, NewTicket, Ticket,
-    TicketFilter,
+    AccessLogEntry, AccessLogFilter, ActionBody, CitizenTicket, Event, NewTicket, RevealRequest,
+    RevealedContact, Ticket, TicketFilter,
 };
 use crate::tickets::state::Action;
 use crate::tickets::{self, Viewer};
@@ -61,7 +62,7 @@ pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    body: web::Json<NewTicket>,
+    body: Json<NewTicket>,
 ) -> Result<HttpResponse, AppError> {
     let input = body.into_inner();
     let now = state.clock.now();
@@ -148,34 +149,48 @@ pub async fn similar(
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RevealQuery {
-    /// Why the contact data is read (recorded in the access log).
-    pub reason: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid), RevealQuery),
+    params(("id" = String, Path, format = Uuid)),
     responses(
-        (status = 200, description = "The ticket, with the actions the caller may take; `ETag` carries the version. Viewers with contact access get name, phone and address unmasked, and the read is logged", body = Ticket),
+        (status = 200, description = "The ticket, with the actions the caller may take; `ETag` carries the version. Contact data is masked; `POST .../reveal` shows it", body = Ticket),
         (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<uuid::Uuid>,
-    query: web::Query<RevealQuery>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = staff_viewer(&state, &principal)?;
+    let id = TicketId(id.into_inner().to_string());
+    let ticket = db::run(&state.pool, move |c| tickets::get(c, &viewer, &id)).await?;
+    Ok(with_etag(HttpResponse::Ok(), &ticket))
+}
+
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/reveal", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)), request_body = RevealRequest,
+    responses(
+        (status = 200, description = "The full contact data; written to the access log with the reason and the fields shown. `Cache-Control: no-store`", body = RevealedContact),
+        (status = 403, description = "The caller's roles grant no contact access, or the ticket is a report and the caller a department", body = ErrorBody),
+        (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
+        (status = 422, description = "No reason given", body = ErrorBody),
+    ))]
+pub async fn reveal(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<uuid::Uuid>,
+    body: Json<RevealRequest>,
 ) -> Result<HttpResponse, AppError> {
     let viewer = staff_viewer(&state, &principal)?;
     let id = TicketId(id.into_inner().to_string());
     let now = state.clock.now();
-    let reason = query.into_inner().reason;
-    let ticket = db::run(&state.pool, move |c| {
-        tickets::get(c, &viewer, &id, reason.as_deref(), now)
+    let reason = body.into_inner().reason;
+    let contact = db::run(&state.pool, move |c| {
+        tickets::reveal(c, &viewer, &id, &reason, now)
     })
     .await?;
-    Ok(with_etag(HttpResponse::Ok(), &ticket))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(contact))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
@@ -240,28 +255,11 @@ fn action_body(req: &HttpRequest, bytes: &[u8]) -> Result<ActionBody, AppError> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActionBody::default());
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = crate::http::json::content_type(req);
     if !content_type.starts_with("application/json") {
-        return Err(AppError::Http {
-            status: actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            message: format!("expected Content-Type: application/json, got '{content_type}'"),
-        });
+        return Err(crate::http::json::unsupported_content_type(&content_type));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_data() {
-            AppError::Validation {
-                code: "invalid_body",
-                message: format!("body: {e}"),
-            }
-        } else {
-            AppError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
-        }
-    })
+    crate::http::json::parse(bytes)
 }
 
 #[utoipa::path(get, path = "/api/v1/access-log", tag = "tickets", security(("bearer" = [])),
@@ -376,8 +374,9 @@ pub async fn upload(
     // refuse before reading the files when the caller may not add any
     {
         let (viewer, id) = (viewer.clone(), id.clone());
+        let per_ticket = state.settings.tickets.attachments_per_ticket;
         db::run(&state.pool, move |c| {
-            attachments::check_can_attach(c, &viewer, &id).map(|_| ())
+            attachments::check_can_attach(c, &viewer, &id, per_ticket).map(|_| ())
         })
         .await?;
     }
@@ -458,15 +457,22 @@ pub async fn download(
         .await
         .map_err(|_| AppError::Internal("attachment read was cancelled".into()))?
         .map_err(|e| AppError::Internal(format!("attachment {} unreadable: {e}", attachment.id)))?;
+    // safe images inline, anything else (PDF) as a download; the name was cleaned at upload
+    let disposition = if attachments::is_inline_safe(&attachment.content_type) {
+        "inline"
+    } else {
+        "attachment"
+    };
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type.as_str())
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!(
-                "inline; filename*=UTF-8''{}",
+                "{disposition}; filename*=UTF-8''{}",
                 percent_encode(&attachment.filename)
             ),
         ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
 }
 

@@ -8,6 +8,7 @@ use crate::accounts::users::{self, NewUser, User, UserChanges, UserFilter};
 use crate::auth::{Principal, Role, UserPrincipal};
 use crate::db;
 use crate::error::{AppError, ErrorBody};
+use crate::http::json::Json;
 use crate::ids::{DepartmentId, UserId};
 use crate::pagination::{Page, PageParams};
 use crate::state::AppState;
@@ -52,7 +53,7 @@ pub async fn list(
     let mut department_id = query.department_id.map(|d| DepartmentId(d.to_string()));
     if !actor.roles.contains(Role::Admin) && !actor.roles.contains(Role::Supervisor) {
         department_id = actor.department_id.clone();
-        users::authorize_manage(actor, department_id.as_ref(), None)?;
+        users::authorize_manage(actor, department_id.as_ref(), None, None)?;
     }
     let filter = UserFilter {
         role: query.role,
@@ -74,14 +75,19 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<NewUser>,
+    body: Json<NewUser>,
 ) -> Result<HttpResponse, AppError> {
     let actor = principal.user()?;
     let mut input = body.into_inner();
     if input.department_id.is_none() && !actor.roles.contains(Role::Admin) {
         input.department_id = actor.department_id.clone();
     }
-    users::authorize_manage(actor, input.department_id.as_ref(), Some(&input.roles))?;
+    users::authorize_manage(
+        actor,
+        input.department_id.as_ref(),
+        Some(&input.roles),
+        None,
+    )?;
     let now = state.clock.now();
     let user = db::run(&state.pool, move |c| users::create(c, input, now)).await?;
     Ok(HttpResponse::Created().json(user))
@@ -115,7 +121,7 @@ pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<UserChanges>,
+    body: Json<UserChanges>,
 ) -> Result<web::Json<User>, AppError> {
     let admin = principal.user()?.clone();
     let id = UserId(id.into_inner().to_string());
@@ -126,7 +132,12 @@ pub async fn update(
             .department_id
             .clone()
             .unwrap_or(target.department_id.clone());
-        users::authorize_manage(&admin, department.as_ref(), changes.roles.as_deref())?;
+        users::authorize_manage(
+            &admin,
+            department.as_ref(),
+            changes.roles.as_deref(),
+            Some(&target.roles),
+        )?;
     }
     // the last word on accounts must not lock itself out
     let keeps_admin =
@@ -157,7 +168,7 @@ pub async fn set_password(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<SetPasswordRequest>,
+    body: Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
     let actor = principal.user()?.clone();
     let id = UserId(id.into_inner().to_string());
@@ -171,14 +182,15 @@ pub async fn set_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A manager (admin or department admin) may see the account; others get 404, which does not
-/// reveal whether it exists.
+/// A manager may manage the account: admins any; a department admin one of their department
+/// (others: 404, which does not reveal whether it exists) holding department roles only (403).
 fn visible_to_manager(actor: &UserPrincipal, user: &User) -> Result<(), AppError> {
     if actor.roles.contains(Role::Admin) {
         return Ok(());
     }
-    users::authorize_manage(actor, user.department_id.as_ref(), None)
-        .map_err(|_| AppError::NotFound(format!("no user with id {}", user.id)))
+    users::authorize_manage(actor, user.department_id.as_ref(), None, None)
+        .map_err(|_| AppError::NotFound(format!("no user with id {}", user.id)))?;
+    users::authorize_manage(actor, user.department_id.as_ref(), None, Some(&user.roles))
 }
 
 /// Loads an account the actor may manage (403 for non-managers, 404 outside their department).

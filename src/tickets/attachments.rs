@@ -1,6 +1,11 @@
 //! Attachments of a ticket: photos and PDF, typed by their content (not by the name or the
 //! client's content type), stored once per content under `<data_dir>/attachments/` by SHA-256,
 //! and served only to those who may see the ticket.
+//!
+//! An upload is checked whole (types, the per-ticket count) before anything touches the disk;
+//! the files are written to `attachments/tmp/` (0600) and moved into place as the last step
+//! before the transaction commits. [`sweep_orphans`] removes, at start, temporary files and
+//! content that no row refers to (left by a crash between the move and the commit).
 
 use std::path::{Path, PathBuf};
 
@@ -80,14 +85,50 @@ pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
     data_dir.join("attachments").join(&sha256[..2]).join(sha256)
 }
 
-fn clean_filename(name: &str) -> String {
+fn tmp_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("attachments").join("tmp")
+}
+
+/// The file extension that goes with a detected type.
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        _ => "pdf",
+    }
+}
+
+/// Images a browser may show inline; anything else is served as a download.
+pub fn is_inline_safe(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+    )
+}
+
+/// The stored name: the client's base name reduced to letters, digits, spaces and `-_.()`,
+/// at most 100 characters, with the extension of the *detected* type (`x.html` holding a GIF is
+/// stored as `x.gif`), so no name can make a browser treat the file as something else.
+pub fn clean_filename(name: &str, content_type: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
-    if cleaned.trim().is_empty() {
-        "attachment".into()
+    let stem = match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => base,
+    };
+    let cleaned: String = stem
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '(' | ')'))
+        .take(100)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let stem = if cleaned.is_empty() {
+        "attachment"
     } else {
         cleaned
-    }
+    };
+    format!("{stem}.{}", extension(content_type))
 }
 
 /// An uploaded file, read whole (its size is bounded by the configuration).
@@ -97,12 +138,13 @@ pub struct Upload {
 }
 
 /// Whether the caller may add files: staff who see the ticket, or the API client that
-/// submitted it. Answers the ticket row.
+/// submitted it, while the ticket is open. Answers the ticket row and how many files it has.
 pub fn check_can_attach(
     conn: &mut DbConnection,
     viewer: &Viewer,
     id: &TicketId,
-) -> Result<TicketRow, AppError> {
+    max_per_ticket: usize,
+) -> Result<(TicketRow, usize), AppError> {
     let row = match &viewer.api_client_id {
         Some(client) => tickets::table
             .find(id.as_str())
@@ -119,11 +161,113 @@ pub fn check_can_attach(
             format!("files cannot be added to a {status} ticket"),
         ));
     }
-    Ok(row)
+    let existing: i64 = ticket_attachments::table
+        .filter(ticket_attachments::ticket_id.eq(&row.id))
+        .count()
+        .get_result(conn)?;
+    let existing = usize::try_from(existing).unwrap_or(usize::MAX);
+    if existing >= max_per_ticket {
+        return Err(too_many(max_per_ticket, existing));
+    }
+    Ok((row, existing))
 }
 
-/// Stores the files and records them (one event per file), refusing the whole upload when a
-/// file has another type or the ticket would hold more than `max_per_ticket`.
+fn too_many(max_per_ticket: usize, existing: usize) -> AppError {
+    AppError::conflict(
+        "too_many_attachments",
+        format!("a ticket holds at most {max_per_ticket} files; it has {existing}"),
+    )
+}
+
+/// A checked file written to a private temporary file, not yet in place.
+struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // moved into place: nothing left; refused or failed: the temporary file goes
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+fn stage(data_dir: &Path, sha256: &str, bytes: &[u8]) -> Result<Staged, AppError> {
+    let io = |what: &str, e: std::io::Error| AppError::Internal(format!("attachment {what}: {e}"));
+    let dir = tmp_dir(data_dir);
+    crate::files::create_private_dir(&dir).map_err(|e| io("dir", e))?;
+    let tmp = dir.join(format!("{sha256}.{}", uuid::Uuid::new_v4().simple()));
+    crate::files::write_private(&tmp, bytes).map_err(|e| io("write", e))?;
+    Ok(Staged {
+        tmp,
+        target: blob_path(data_dir, sha256),
+    })
+}
+
+fn put_in_place(staged: &Staged) -> Result<(), AppError> {
+    let io = |what: &str, e: std::io::Error| AppError::Internal(format!("attachment {what}: {e}"));
+    if staged.target.exists() {
+        return Ok(()); // the same content is stored already
+    }
+    if let Some(dir) = staged.target.parent() {
+        crate::files::create_private_dir(dir).map_err(|e| io("dir", e))?;
+    }
+    std::fs::rename(&staged.tmp, &staged.target).map_err(|e| io("move", e))
+}
+
+/// How old an unreferenced file must be before the sweep removes it.
+pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes temporary files and stored content no attachment row refers to, older than
+/// `grace` (an upload in flight is younger). Answers how many files were removed.
+pub fn sweep_orphans(
+    conn: &mut DbConnection,
+    data_dir: &Path,
+    grace: std::time::Duration,
+) -> Result<usize, AppError> {
+    let root = data_dir.join("attachments");
+    if !root.exists() {
+        return Ok(0);
+    }
+    let referenced: std::collections::HashSet<String> = ticket_attachments::table
+        .select(ticket_attachments::sha256)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let old_enough = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace)
+    };
+    let mut removed = 0;
+    let dirs = std::fs::read_dir(&root)
+        .map_err(|e| AppError::Internal(format!("attachments dir: {e}")))?;
+    for dir in dirs.flatten() {
+        let is_tmp = dir.file_name() == "tmp";
+        let Ok(files) = std::fs::read_dir(dir.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            let name = file.file_name().to_string_lossy().to_string();
+            let orphan = is_tmp || name.starts_with('.') || !referenced.contains(&name);
+            if orphan && old_enough(&path) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed orphaned attachment files");
+    }
+    Ok(removed)
+}
+
+/// Stores the files and records them (one event per file), refusing the whole upload, before
+/// anything is written, when a file has another type or the ticket would hold more than
+/// `max_per_ticket`.
 pub fn attach(
     conn: &mut DbConnection,
     viewer: &Viewer,
@@ -142,7 +286,12 @@ pub fn attach(
             code: "unsupported_attachment_type",
             message: format!(
                 "'{}' is not a JPEG, PNG, GIF, WebP image or a PDF",
-                clean_filename(&upload.filename)
+                upload
+                    .filename
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(100)
+                    .collect::<String>()
             ),
         })?;
         let sha256: String = Sha256::digest(&upload.bytes)
@@ -151,64 +300,39 @@ pub fn attach(
             .collect();
         typed.push((upload, content_type, sha256));
     }
-    // content first (idempotent by hash), then the rows: a crash leaves at most an unreferenced file
-    for (upload, _, sha256) in &typed {
-        let path = blob_path(data_dir, sha256);
-        if !path.exists() {
-            let dir = path.parent().unwrap_or(data_dir);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AppError::Internal(format!("attachment dir: {e}")))?;
-            let tmp = dir.join(format!(".{sha256}.{}", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&tmp, &upload.bytes)
-                .map_err(|e| AppError::Internal(format!("attachment write: {e}")))?;
-            std::fs::rename(&tmp, &path)
-                .map_err(|e| AppError::Internal(format!("attachment rename: {e}")))?;
-        }
-    }
     db::write_tx(conn, |conn| {
-        let mut row = check_can_attach(conn, viewer, id)?;
-        let existing: i64 = ticket_attachments::table
-            .filter(ticket_attachments::ticket_id.eq(&row.id))
-            .count()
-            .get_result(conn)?;
-        if existing as usize + typed.len() > max_per_ticket {
-            return Err(AppError::conflict(
-                "too_many_attachments",
-                format!("a ticket holds at most {max_per_ticket} files; it has {existing}"),
-            ));
+        db::lock_tickets(conn, &[id.as_str()])?;
+        let (mut row, existing) = check_can_attach(conn, viewer, id, max_per_ticket)?;
+        if existing + typed.len() > max_per_ticket {
+            return Err(too_many(max_per_ticket, existing));
         }
+        // every check has passed: now the files go to disk, privately, not yet in place
+        let staged = typed
+            .iter()
+            .map(|(upload, _, sha256)| stage(data_dir, sha256, &upload.bytes))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut added = Vec::new();
-        for (upload, content_type, sha256) in typed {
+        for (upload, content_type, sha256) in &typed {
             let attachment = AttachmentRow {
                 id: db::new_id(),
                 ticket_id: row.id.clone(),
-                sha256,
+                sha256: sha256.clone(),
                 content_type: content_type.to_string(),
                 size_bytes: upload.bytes.len() as i64,
-                filename: clean_filename(&upload.filename),
+                filename: clean_filename(&upload.filename, content_type),
                 uploaded_by: viewer.user_id.clone().or(viewer.api_client_id.clone()),
                 created_at: now,
             };
             diesel::insert_into(ticket_attachments::table)
                 .values(&attachment)
                 .execute(conn)?;
-            let previous = row.version;
             row.version += 1;
-            let changed = diesel::update(
-                tickets::table
-                    .find(&row.id)
-                    .filter(tickets::version.eq(previous)),
-            )
-            .set((
-                tickets::version.eq(row.version),
-                tickets::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            if changed == 0 {
-                return Err(AppError::Stale(
-                    "the ticket changed meanwhile; retry".into(),
-                ));
-            }
+            diesel::update(tickets::table.find(&row.id))
+                .set((
+                    tickets::version.eq(row.version),
+                    tickets::updated_at.eq(now),
+                ))
+                .execute(conn)?;
             let payload = json!({"attachment_id": attachment.id, "filename": attachment.filename,
                                  "content_type": attachment.content_type, "size_bytes": attachment.size_bytes});
             let status = row.status.clone();
@@ -220,6 +344,10 @@ pub fn attach(
             };
             insert_event(conn, &row, viewer, what, now)?;
             added.push(Attachment::from(attachment));
+        }
+        // last step before the commit: a failure here rolls the rows back
+        for file in &staged {
+            put_in_place(file)?;
         }
         Ok(added)
     })
@@ -266,7 +394,13 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff(b"MZ\x90\0 not an image"), None);
-        assert_eq!(clean_filename("../../etc/passwd"), "passwd");
-        assert_eq!(clean_filename(""), "attachment");
+        assert_eq!(
+            clean_filename("../../etc/passwd", "application/pdf"),
+            "passwd.pdf"
+        );
+        assert_eq!(clean_filename("", "image/png"), "attachment.png");
+        assert_eq!(clean_filename("x.html", "image/gif"), "x.gif");
+        assert_eq!(clean_filename("\"; evil\r\n.jpg", "image/jpeg"), "evil.jpg");
+        assert_eq!(clean_filename("照片 1.JPG", "image/jpeg"), "照片 1.jpg");
     }
 }

@@ -36,7 +36,7 @@ use crate::{org, regions, tree, validate};
 pub struct TicketPolicy {
     /// Dispatch at intake when routing finds an exact rule match.
     pub auto_dispatch: bool,
-    /// Department roles that see citizens' contact data unmasked.
+    /// Department roles that may reveal citizens' contact data.
     pub department_contact_roles: Vec<Role>,
 }
 
@@ -48,7 +48,7 @@ pub struct Viewer {
     pub actor: Actor,
     /// The role recorded on events.
     pub role_label: String,
-    /// Sees name, phone and address unmasked on the ticket view (each read is logged).
+    /// May reveal the citizen's contact data (`reveal`; each reveal is logged).
     pub contact_access: bool,
 }
 
@@ -221,23 +221,48 @@ fn check_attributes(
     Ok(())
 }
 
-/// Validates the input and builds the row of a new ticket (status `registered`).
+/// Contact data as typed, where normalisation changed it (kept in the `create` event).
+type RawInput = serde_json::Map<String, Value>;
+
+/// Normalises an optional phone field, recording the typed form when it differs.
+fn normalise_phone(
+    field: &str,
+    value: Option<&str>,
+    raw: &mut RawInput,
+) -> Result<Option<String>, AppError> {
+    let Some(typed) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let phone = validate::phone(field, typed)?.into_string();
+    if phone != typed {
+        raw.insert(field.to_string(), json!(typed));
+    }
+    Ok(Some(phone))
+}
+
+/// Validates the input and builds the row of a new ticket (status `registered`), with the
+/// contact data as typed where it was normalised.
 fn build_row(
     conn: &mut DbConnection,
     input: &NewTicket,
     channel: Channel,
     now: NaiveDateTime,
-) -> Result<TicketRow, AppError> {
+) -> Result<(TicketRow, RawInput), AppError> {
     validate::name("title", &input.title, 200)?;
     if input.description.trim().is_empty() || input.description.chars().count() > 4000 {
         return Err(AppError::validation("description: 1-4000 characters"));
     }
+    let mut raw = RawInput::new();
     let citizen = input.citizen.clone().unwrap_or_default();
-    if let Some(phone) = &citizen.phone {
-        validate::phone("citizen.phone", phone)?;
-    }
+    let citizen_phone = normalise_phone("citizen.phone", citizen.phone.as_deref(), &mut raw)?;
     if let Some(name) = &citizen.name {
         validate::name("citizen.name", name, 100)?;
+    }
+    if let Some(address) = &citizen.address {
+        validate::name("citizen.address", address, 500)?;
+    }
+    if let Some(open_id) = &citizen.open_id {
+        validate::external_id("citizen.open_id", open_id, 128)?;
     }
     if let Some(address) = &input.address {
         validate::name("address", address, 500)?;
@@ -275,6 +300,14 @@ fn build_row(
     let kind = kind
         .ok_or_else(|| AppError::validation("kind: required (the category has no default kind)"))?;
     let call = input.call.clone().unwrap_or_default();
+    let caller_number = normalise_phone(
+        "call.caller_number",
+        call.caller_number.as_deref(),
+        &mut raw,
+    )?;
+    if let Some(call_id) = &call.call_id {
+        validate::external_id("call.call_id", call_id, 128)?;
+    }
     if let (Some(start), Some(end)) = (call.started_at, call.ended_at) {
         if end < start {
             return Err(AppError::validation(
@@ -282,7 +315,7 @@ fn build_row(
             ));
         }
     }
-    Ok(TicketRow {
+    let row = TicketRow {
         id: TicketId::generate().0,
         number: String::new(),
         channel: channel.as_str().into(),
@@ -298,7 +331,8 @@ fn build_row(
         title: input.title.trim().to_string(),
         description: input.description.clone(),
         citizen_name: citizen.name,
-        citizen_phone: citizen.phone,
+        citizen_phone,
+        citizen_address: citizen.address,
         citizen_open_id: citizen.open_id,
         anonymous: citizen.anonymous,
         confidential: input.confidential,
@@ -311,7 +345,7 @@ fn build_row(
         extension_days: None,
         reply: None,
         call_id: call.call_id,
-        caller_number: call.caller_number,
+        caller_number,
         call_started_at: call.started_at.map(|t| t.naive_utc()),
         call_ended_at: call.ended_at.map(|t| t.naive_utc()),
         created_by: None,
@@ -323,7 +357,8 @@ fn build_row(
         signed_at: None,
         replied_at: None,
         closed_at: None,
-    })
+    };
+    Ok((row, raw))
 }
 
 /// What an event records besides who and when.
@@ -363,7 +398,7 @@ fn insert_event(
 
 fn insert_ticket(
     conn: &mut DbConnection,
-    mut row: TicketRow,
+    (mut row, raw): (TicketRow, RawInput),
     viewer: &Viewer,
     now: NaiveDateTime,
 ) -> Result<TicketRow, AppError> {
@@ -373,11 +408,14 @@ fn insert_ticket(
     diesel::insert_into(tickets::table)
         .values(&row)
         .execute(conn)?;
-    let payload = json!({
+    let mut payload = json!({
         "number": row.number, "channel": row.channel, "kind": row.kind, "urgency": row.urgency,
         "category_id": row.category_id, "region_id": row.region_id, "title": row.title,
         "confidential": row.confidential,
     });
+    if !raw.is_empty() {
+        payload[RAW_INPUT] = Value::Object(raw);
+    }
     let created = Happened {
         action: "create",
         from: None,
@@ -616,87 +654,137 @@ fn load_visible(
     Ok((row, co))
 }
 
-/// The ticket view. With `reveal`, a viewer with contact access gets name, phone and address
-/// unmasked and the read is written to the access log.
-/// The view of a ticket its creator just took in: they typed the contact data themselves, so it is
-/// shown as entered and no access-log row is written.
+/// The view of a ticket its creator just took in (masked like every view).
 pub fn intake_view(
     conn: &mut DbConnection,
     viewer: &Viewer,
     row: &TicketRow,
 ) -> Result<Ticket, AppError> {
     let co = co_handlers_of(conn, &row.id)?;
-    Ok(view(row, &co, viewer, viewer.contact_access))
+    Ok(view(row, &co, viewer))
 }
 
-pub fn get(
+/// The ticket view; contact data masked.
+pub fn get(conn: &mut DbConnection, viewer: &Viewer, id: &TicketId) -> Result<Ticket, AppError> {
+    let (row, co) = load_visible(conn, viewer, id)?;
+    Ok(view(&row, &co, viewer))
+}
+
+/// A `report` seen by a department: the reporter's identity is never shown.
+fn hides_reporter(row: &TicketRow, viewer: &Viewer) -> bool {
+    row.kind == Kind::Report.as_str() && viewer.is_department_user()
+}
+
+/// The full contact data of a ticket, for a viewer whose role grants contact access, with a
+/// reason; the answer is written to the access log with the fields it shows.
+pub fn reveal(
     conn: &mut DbConnection,
     viewer: &Viewer,
     id: &TicketId,
-    reveal: Option<&str>,
+    reason: &str,
     now: NaiveDateTime,
-) -> Result<Ticket, AppError> {
-    let (row, co) = load_visible(conn, viewer, id)?;
-    let unmasked = viewer.contact_access
-        && !(row.kind == Kind::Report.as_str() && viewer.is_department_user());
-    let ticket = view(&row, &co, viewer, unmasked);
-    let fields: Vec<&str> = [
+) -> Result<RevealedContact, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || validate::text_ok(reason, 200).is_err() {
+        return Err(AppError::validation(
+            "reason: 1-200 characters: why the contact data is needed",
+        ));
+    }
+    let (row, _) = load_visible(conn, viewer, id)?;
+    let Some(user) = viewer.user_id.clone() else {
+        return Err(AppError::Forbidden("contact data is for staff".into()));
+    };
+    if !viewer.contact_access {
+        return Err(AppError::Forbidden(
+            "your roles do not grant access to citizens' contact data".into(),
+        ));
+    }
+    if hides_reporter(&row, viewer) {
+        return Err(AppError::Forbidden(
+            "the reporter of a report is never revealed to departments".into(),
+        ));
+    }
+    let hotline = !viewer.is_department_user();
+    let raw_input = if hotline {
+        let created: Option<String> = ticket_events::table
+            .filter(ticket_events::ticket_id.eq(&row.id))
+            .filter(ticket_events::seq.eq(1))
+            .select(ticket_events::payload)
+            .first(conn)
+            .optional()?;
+        created
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|mut p| p.get_mut(RAW_INPUT).map(Value::take))
+    } else {
+        None
+    };
+    let open_id = row.citizen_open_id.clone().filter(|_| hotline);
+    let fields: Vec<String> = [
         ("citizen_name", row.citizen_name.is_some()),
         ("citizen_phone", row.citizen_phone.is_some()),
-        ("address", row.address.is_some()),
+        ("citizen_address", row.citizen_address.is_some()),
+        ("open_id", open_id.is_some()),
+        ("caller_number", row.caller_number.is_some()),
+        (RAW_INPUT, raw_input.is_some()),
     ]
     .into_iter()
-    .filter_map(|(f, present)| present.then_some(f))
+    .filter(|(_, present)| *present)
+    .map(|(f, _)| f.to_string())
     .collect();
-    if unmasked && !fields.is_empty() {
-        if let Some(user) = &viewer.user_id {
-            diesel::insert_into(access_log::table)
-                .values((
-                    access_log::id.eq(db::new_id()),
-                    access_log::user_id.eq(user),
-                    access_log::ticket_id.eq(&row.id),
-                    access_log::fields.eq(fields.join(",")),
-                    access_log::reason.eq(reveal.map(|r| r.chars().take(200).collect::<String>())),
-                    access_log::created_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
+    if !fields.is_empty() {
+        diesel::insert_into(access_log::table)
+            .values((
+                access_log::id.eq(db::new_id()),
+                access_log::user_id.eq(&user),
+                access_log::ticket_id.eq(&row.id),
+                access_log::fields.eq(fields.join(",")),
+                access_log::reason.eq(reason),
+                access_log::created_at.eq(now),
+            ))
+            .execute(conn)?;
     }
-    Ok(ticket)
+    Ok(RevealedContact {
+        ticket_id: TicketId(row.id.clone()),
+        number: row.number.clone(),
+        citizen_name: row.citizen_name,
+        citizen_phone: row.citizen_phone,
+        citizen_address: row.citizen_address,
+        open_id,
+        caller_number: row.caller_number,
+        raw_input,
+        fields,
+    })
 }
 
-fn view(row: &TicketRow, co: &[(String, String)], viewer: &Viewer, unmasked: bool) -> Ticket {
+fn view(row: &TicketRow, co: &[(String, String)], viewer: &Viewer) -> Ticket {
     let f = facts(row, co);
-    let hide_reporter = row.kind == Kind::Report.as_str() && viewer.is_department_user();
+    let hide_reporter = hides_reporter(row, viewer);
+    let shown = |value: &Option<String>, mask: fn(&str) -> String| {
+        if hide_reporter {
+            None
+        } else {
+            value.as_deref().map(mask)
+        }
+    };
     let citizen = Citizen {
-        name: if hide_reporter {
-            None
-        } else if unmasked {
-            row.citizen_name.clone()
-        } else {
-            row.citizen_name.as_deref().map(privacy::mask_name)
-        },
-        phone: if hide_reporter {
-            None
-        } else if unmasked {
-            row.citizen_phone.clone()
-        } else {
-            row.citizen_phone.as_deref().map(privacy::mask_phone)
-        },
+        name: shown(&row.citizen_name, privacy::mask_name),
+        phone: shown(&row.citizen_phone, privacy::mask_phone),
+        address: shown(&row.citizen_address, privacy::mask_address),
         open_id: if viewer.is_department_user() {
             None
         } else {
-            row.citizen_open_id.clone()
+            row.citizen_open_id.as_deref().map(privacy::mask_id)
         },
         anonymous: row.anonymous,
-        masked: !unmasked,
+        masked: true,
         reporter_hidden: hide_reporter,
     };
+    let caller_number = shown(&row.caller_number, privacy::mask_phone);
     Ticket::from_row(
         row,
         co,
         citizen,
-        unmasked,
+        caller_number,
         state::allowed_actions(&viewer.actor, &f),
     )
 }
@@ -831,10 +919,14 @@ pub fn list(
                 "searching by phone number is for hotline staff".into(),
             ));
         }
+        // the stored form: `138 1234 5678` and `+86 138-1234-5678` find `13812345678`
+        let phone = crate::phone::parse(phone)
+            .map_err(|e| AppError::bad_request("invalid_query", format!("phone: {e}")))?
+            .into_string();
         query = query.filter(
             tickets::citizen_phone
-                .eq(phone.to_string())
-                .or(tickets::caller_number.eq(phone.to_string())),
+                .eq(phone.clone())
+                .or(tickets::caller_number.eq(phone)),
         );
     }
     if let Some(number) = filter.number.as_deref().filter(|n| !n.is_empty()) {
@@ -865,7 +957,7 @@ pub fn list(
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut co = co_handlers(conn, &ids)?;
     Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()])
-        .map(|row| view(&row, &co.remove(&row.id).unwrap_or_default(), viewer, false)))
+        .map(|row| view(&row, &co.remove(&row.id).unwrap_or_default(), viewer)))
 }
 
 /// The event log of a ticket, oldest first; internal notes are shown to staff only.
@@ -919,7 +1011,7 @@ pub fn similar(
         .into_iter()
         .filter_map(|r| {
             let c = co.remove(&r.id).unwrap_or_default();
-            state::can_see(&viewer.actor, &facts(&r, &c)).then(|| view(&r, &c, viewer, false))
+            state::can_see(&viewer.actor, &facts(&r, &c)).then(|| view(&r, &c, viewer))
         })
         .collect())
 }
@@ -1020,6 +1112,12 @@ pub fn act(
     now: NaiveDateTime,
 ) -> Result<Ticket, AppError> {
     db::write_tx(conn, |conn| {
+        // serialise with concurrent commands on the same tickets (a merge also locks its target)
+        let into = body.into.as_ref().filter(|_| action == Action::Merge);
+        let locked: Vec<&str> = std::iter::once(id.as_str())
+            .chain(into.map(TicketId::as_str))
+            .collect();
+        db::lock_tickets(conn, &locked)?;
         let (row, co) = load_visible(conn, viewer, id)?;
         if let Some(expected) = expected_version {
             if expected != row.version {
@@ -1030,7 +1128,7 @@ pub fn act(
             }
         }
         let (row, co) = apply(conn, viewer, row, co, action, body, now)?;
-        Ok(view(&row, &co, viewer, false))
+        Ok(view(&row, &co, viewer))
     })
 }
 

@@ -54,6 +54,8 @@ pub struct TicketRow {
     pub signed_at: Option<NaiveDateTime>,
     pub replied_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// The citizen's contact address (personal); `address` is where the problem is.
+    pub citizen_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -88,9 +90,16 @@ pub struct AccessLogRow {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CitizenInput {
+    /// At most 100 characters.
     pub name: Option<String>,
+    /// Normalised at intake (spaces, dashes, `+86`/`0086`, full-width digits) and validated:
+    /// mainland mobile, landline with area code, local or service number, or `+` international.
     pub phone: Option<String>,
-    /// WeChat open id (mini-program submissions: required).
+    /// Where the citizen can be reached (personal, masked); at most 500 characters. The place of
+    /// the problem is the ticket's `address`.
+    pub address: Option<String>,
+    /// WeChat open id (mini-program submissions: required): 1-128 letters, digits, `.`, `_`,
+    /// `-`, `:`, `@`.
     pub open_id: Option<String>,
     /// The citizen asked not to be named; no callback is made.
     #[serde(default)]
@@ -101,8 +110,9 @@ pub struct CitizenInput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallInput {
+    /// The number the switch reported, normalised and validated like `citizen.phone`.
     pub caller_number: Option<String>,
-    /// The call's id in the telephony system.
+    /// The call's id in the telephony system: 1-128 letters, digits, `.`, `_`, `-`, `:`, `@`.
     pub call_id: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -125,8 +135,12 @@ pub struct NewTicket {
     pub region_id: Option<RegionId>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
+    /// Where the problem is (the incident location; shown to the handling departments), at
+    /// most 500 characters.
     pub address: Option<String>,
+    /// 1-200 characters.
     pub title: String,
+    /// 1-4000 characters.
     pub description: String,
     pub citizen: Option<CitizenInput>,
     #[serde(default)]
@@ -160,14 +174,17 @@ pub struct ActionBody {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Citizen {
-    /// Masked (`张**`) unless the viewer has contact access; `null` for a report's reporter.
+    /// Always masked (`张**`); `null` for a report's reporter seen by a department. The full
+    /// value comes from `POST /api/v1/tickets/{id}/reveal`, which is logged.
     pub name: Option<String>,
-    /// Masked (`138****5678`) unless the viewer has contact access.
+    /// Always masked by its structure (`1******5678`).
     pub phone: Option<String>,
-    /// Not shown to departments.
+    /// The contact address, always masked (`寿光市圣城****`).
+    pub address: Option<String>,
+    /// Masked (`oAbC****`); not shown to departments.
     pub open_id: Option<String>,
     pub anonymous: bool,
-    /// True when name, phone and address are masked in this view.
+    /// Always true: views carry masked contact data only.
     pub masked: bool,
     /// True for a `report` seen by a department: the reporter is never revealed.
     pub reporter_hidden: bool,
@@ -175,6 +192,7 @@ pub struct Citizen {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Call {
+    /// Masked like the phone; `null` for a report seen by a department.
     pub caller_number: Option<String>,
     pub call_id: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -201,6 +219,7 @@ pub struct Ticket {
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     pub region_id: Option<RegionId>,
+    /// Where the problem is (not personal data: the departments must go there).
     pub address: Option<String>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
@@ -232,7 +251,7 @@ impl Ticket {
         row: &TicketRow,
         co: &[(String, String)],
         citizen: Citizen,
-        unmasked: bool,
+        caller_number: Option<String>,
         allowed_actions: Vec<Action>,
     ) -> Ticket {
         let has_call =
@@ -247,11 +266,7 @@ impl Ticket {
             category_id: row.category_id.clone().map(CategoryId),
             attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
             region_id: row.region_id.clone().map(RegionId),
-            address: if unmasked {
-                row.address.clone()
-            } else {
-                row.address.as_deref().map(super::privacy::mask_address)
-            },
+            address: row.address.clone(),
             lat: row.lat,
             lng: row.lng,
             title: row.title.clone(),
@@ -268,11 +283,7 @@ impl Ticket {
                 days: row.extension_days,
             }),
             call: has_call.then(|| Call {
-                caller_number: if unmasked {
-                    row.caller_number.clone()
-                } else {
-                    row.caller_number.as_deref().map(super::privacy::mask_phone)
-                },
+                caller_number,
                 call_id: row.call_id.clone(),
                 started_at: row.call_started_at.map(utc),
                 ended_at: row.call_ended_at.map(utc),
@@ -296,6 +307,9 @@ pub struct EventActor {
     pub id: Option<String>,
     pub role: Option<String>,
 }
+
+/// The payload key under which a `create` event keeps contact data as typed.
+pub const RAW_INPUT: &str = "raw_input";
 
 /// One entry of a ticket's append-only log.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -328,7 +342,15 @@ impl From<EventRow> for Event {
             },
             from_status: e.from_status.and_then(|s| s.parse().ok()),
             to_status: e.to_status.parse().unwrap_or(Status::Registered),
-            payload: serde_json::from_str(&e.payload).unwrap_or_default(),
+            payload: {
+                let mut payload: serde_json::Value =
+                    serde_json::from_str(&e.payload).unwrap_or_default();
+                // the input as typed, when normalisation changed it: personal, revealed only
+                if let Some(map) = payload.as_object_mut() {
+                    map.remove(RAW_INPUT);
+                }
+                payload
+            },
             public: e.public,
             created_at: utc(e.created_at),
         }
@@ -415,6 +437,32 @@ impl From<AccessLogRow> for AccessLogEntry {
             created_at: utc(r.created_at),
         }
     }
+}
+
+/// `POST /api/v1/tickets/{id}/reveal`: why the full contact data is needed.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    /// 1-200 characters, recorded in the access log (e.g. "callback: confirm the address").
+    pub reason: String,
+}
+
+/// The contact data of a ticket, unmasked. Every answer is one access-log row naming `fields`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RevealedContact {
+    pub ticket_id: TicketId,
+    pub number: String,
+    pub citizen_name: Option<String>,
+    pub citizen_phone: Option<String>,
+    pub citizen_address: Option<String>,
+    /// Hotline staff only.
+    pub open_id: Option<String>,
+    pub caller_number: Option<String>,
+    /// The contact data as typed at intake, where normalisation changed it.
+    #[schema(value_type = Option<Object>)]
+    pub raw_input: Option<serde_json::Value>,
+    /// The fields shown (and logged).
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -335,7 +335,7 @@ async fn ticket_numbers_stay_unique_across_four_instances() {
     let secret = "a-shared-jwt-secret-for-the-four-instances-0123456789";
     let envs = [
         ("HOTLINE__AUTH__JWT_SECRET", secret),
-        ("HOTLINE_ADMIN_PASSWORD", "admin-password-4x"),
+        ("HOTLINE_ADMIN_PASSWORD", "Zq8#Vx!m2Lp9-cli-start"),
     ];
     let url = db.url.clone();
     let instances: Vec<Running> = std::thread::scope(|s| {
@@ -351,7 +351,7 @@ async fn ticket_numbers_stay_unique_across_four_instances() {
     let client = reqwest::Client::new();
     let res = client
         .post(format!("{}/api/v1/auth/login", instances[0].base))
-        .json(&json!({"username": "admin", "password": "admin-password-4x"}))
+        .json(&json!({"username": "admin", "password": "Zq8#Vx!m2Lp9-cli-start"}))
         .send()
         .await
         .expect("login");

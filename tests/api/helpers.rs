@@ -15,7 +15,12 @@ use hotline::Application;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
-pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const ADMIN_PASSWORD: &str = "Zq8#Vx!m2Lp9-root-of-tests";
+
+/// The password the helpers give an account: strong enough for the policy, without the name.
+pub fn password_of(username: &str) -> String {
+    format!("Zq8#Vx!m2Lp9-{}", username.len())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -216,7 +221,7 @@ impl TestApp {
             .post(
                 "/api/v1/users",
                 Some(admin_token),
-                json!({"username": username, "password": format!("{username}-password"), "roles": roles}),
+                json!({"username": username, "password": password_of(username), "roles": roles}),
             )
             .await;
         let status = res.status();
@@ -237,7 +242,7 @@ impl TestApp {
         roles: &[&str],
     ) -> (String, String) {
         let id = self.create_user(admin_token, username, roles).await;
-        let pair = self.login(username, &format!("{username}-password")).await;
+        let pair = self.login(username, &password_of(username)).await;
         (id, token_of(&pair))
     }
 }

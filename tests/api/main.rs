@@ -9,5 +9,6 @@ mod errors;
 mod ops;
 mod organisation;
 mod routing;
+mod security;
 mod tickets;
 mod users;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, password_of, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -356,36 +356,36 @@ async fn department_admin_manages_own_staff(app: TestApp) {
     let water = department(&app, &admin, "WATER", "utility", None).await;
     let power = department(&app, &admin, "POWER", "utility", None).await;
     let res = app
-        .post("/api/v1/users", Some(&admin), json!({"username": "wadmin", "password": "wadmin-password", "roles": ["department_admin"], "department_id": water}))
+        .post("/api/v1/users", Some(&admin), json!({"username": "wadmin", "password": password_of("wadmin"), "roles": ["department_admin"], "department_id": water}))
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let wadmin = crate::helpers::token_of(&app.login("wadmin", "wadmin-password").await);
+    let wadmin = crate::helpers::token_of(&app.login("wadmin", &password_of("wadmin")).await);
 
     // own department, department roles: allowed (the department defaults to their own)
-    let res = app.post("/api/v1/users", Some(&wadmin), json!({"username": "w-one", "password": "w1-password-x", "roles": ["department_staff"]})).await;
+    let res = app.post("/api/v1/users", Some(&wadmin), json!({"username": "w-one", "password": password_of("w-one"), "roles": ["department_staff"]})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let w1: Value = res.json().await.expect("json");
     assert_eq!(w1["department_id"], json!(water));
     // another department, or a hotline role: refused
     let res = app
-        .post("/api/v1/users", Some(&wadmin), json!({"username": "p-one", "password": "p1-password-x", "roles": ["department_staff"], "department_id": power}))
+        .post("/api/v1/users", Some(&wadmin), json!({"username": "p-one", "password": password_of("p-one"), "roles": ["department_staff"], "department_id": power}))
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let res = app
         .post(
             "/api/v1/users",
             Some(&wadmin),
-            json!({"username": "o-one", "password": "o1-password-x", "roles": ["operator"]}),
+            json!({"username": "o-one", "password": password_of("o-one"), "roles": ["operator"]}),
         )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     // department roles without a department are refused for anyone
-    let res = app.post("/api/v1/users", Some(&admin), json!({"username": "d-zero", "password": "d0-password-x", "roles": ["department_staff"]})).await;
+    let res = app.post("/api/v1/users", Some(&admin), json!({"username": "d-zero", "password": password_of("d-zero"), "roles": ["department_staff"]})).await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 
     // they see and manage only their own department's accounts
     let p1 = app
-        .post("/api/v1/users", Some(&admin), json!({"username": "p-one", "password": "p1-password-x", "roles": ["department_staff"], "department_id": power}))
+        .post("/api/v1/users", Some(&admin), json!({"username": "p-one", "password": password_of("p-one"), "roles": ["department_staff"], "department_id": power}))
         .await
         .json::<Value>()
         .await

@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, token_of, TestApp};
+use crate::helpers::{assert_error, password_of, token_of, TestApp};
 use crate::on_both_backends;
 use crate::organisation::{create, department};
 
@@ -48,12 +48,12 @@ async fn member(
         .post(
             "/api/v1/users",
             Some(admin),
-            json!({"username": name, "password": format!("{name}-password"), "roles": [role], "department_id": department}),
+            json!({"username": name, "password": password_of(name), "roles": [role], "department_id": department}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED, "create {name}");
     let user: Value = res.json().await.expect("user");
-    let token = token_of(&app.login(name, &format!("{name}-password")).await);
+    let token = token_of(&app.login(name, &password_of(name)).await);
     (user["id"].as_str().expect("id").to_string(), token)
 }
 
@@ -107,7 +107,7 @@ pub fn hotline_call(category: &str) -> Value {
         "title": "小区停水三天了",
         "description": "幸福小区3号楼从周一起停水，至今没有恢复。",
         "address": "寿光市圣城街道幸福小区3号楼2单元",
-        "citizen": {"name": "张三丰", "phone": "13812345678"},
+        "citizen": {"name": "张三丰", "phone": "13812345678", "address": "寿光市圣城街道幸福小区3号楼2单元"},
         "call": {"caller_number": "13812345678", "call_id": "CALL-0001",
                  "started_at": "2026-11-23T01:00:00Z", "ended_at": "2026-11-23T01:04:30Z"}
     })
@@ -143,7 +143,7 @@ pub async fn act(app: &TestApp, token: &str, ticket: &Value, action: &str, body:
     updated
 }
 
-async fn act_raw(
+pub async fn act_raw(
     app: &TestApp,
     token: &str,
     ticket: &Value,
@@ -176,7 +176,7 @@ async fn act_if_match(
         .expect("request")
 }
 
-async fn get_ticket(app: &TestApp, token: &str, id: &str) -> Value {
+pub async fn get_ticket(app: &TestApp, token: &str, id: &str) -> Value {
     let res = app.get(&format!("/api/v1/tickets/{id}"), Some(token)).await;
     assert_eq!(res.status(), StatusCode::OK);
     res.json().await.expect("ticket")
@@ -602,7 +602,7 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
         .json()
         .await
         .expect("t");
-    assert_eq!(merged_in["citizen"]["phone"], "13900001111");
+    assert_eq!(merged_in["citizen"]["phone"], "1******1111");
     // nothing merges into a closed ticket, and a merged ticket takes no more actions
     let res = act_raw(&app, &o.dispatcher, &merged, "dispatch", json!({})).await;
     assert_error(res, StatusCode::CONFLICT, "illegal_transition").await;
@@ -787,7 +787,7 @@ async fn refusals(app: TestApp) {
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
-async fn client_key(app: &TestApp, admin: &str, scopes: Value) -> String {
+pub async fn client_key(app: &TestApp, admin: &str, scopes: Value) -> String {
     let res = app
         .post(
             "/api/v1/api-clients",
@@ -803,7 +803,7 @@ fn submission(open_id: &str, title: &str) -> Value {
     json!({"kind": "help", "title": title, "description": "小程序提交的诉求", "citizen": {"open_id": open_id, "phone": "13700001234"}})
 }
 
-async fn submit(
+pub async fn submit(
     app: &TestApp,
     key: &str,
     idempotency_key: Option<&str>,
@@ -883,10 +883,30 @@ async fn idempotent_mini_program_submission(app: TestApp) {
     assert_eq!(page["items"][0]["channel"], "miniprogram");
 }
 
+async fn reveal(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
+    app.post(&format!("/api/v1/tickets/{id}/reveal"), Some(token), body)
+        .await
+}
+
+async fn access_log_of(app: &TestApp, supervisor: &str, id: &str) -> Vec<Value> {
+    let log: Value = app
+        .get(
+            &format!("/api/v1/access-log?ticket_id={id}"),
+            Some(supervisor),
+        )
+        .await
+        .json()
+        .await
+        .expect("log");
+    log["items"].as_array().cloned().unwrap_or_default()
+}
+
 async fn privacy_masks_and_logs(app: TestApp) {
     let o = org(&app).await;
     let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
     let id = t["id"].as_str().expect("id").to_string();
+    // even the intake answer is masked: every answer is
+    assert_eq!(t["citizen"]["phone"], "1******5678");
     let t = act(
         &app,
         &o.dispatcher,
@@ -895,44 +915,49 @@ async fn privacy_masks_and_logs(app: TestApp) {
         json!({"department_id": o.water}),
     )
     .await;
-    // department staff: masked
+    // department staff: masked contact data, the incident location in full
     let seen = get_ticket(&app, &o.water_staff, &id).await;
-    assert_eq!(seen["citizen"]["phone"], "138****5678");
+    assert_eq!(seen["citizen"]["phone"], "1******5678");
     assert_eq!(seen["citizen"]["name"], "张**");
+    assert_eq!(seen["citizen"]["address"], "寿光市圣城****");
     assert_eq!(seen["citizen"]["masked"], true);
     assert!(seen["citizen"]["open_id"].is_null());
-    assert!(seen["address"]
-        .as_str()
-        .is_some_and(|a| a.ends_with("****") && !a.contains("3号楼")));
-    assert_eq!(seen["call"]["caller_number"], "138****5678");
-    let log: Value = app
-        .get(
-            &format!("/api/v1/access-log?ticket_id={id}"),
-            Some(&o.supervisor),
-        )
-        .await
-        .json()
-        .await
-        .expect("log");
-    let before = log["items"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(
-        before, 0,
+    assert_eq!(seen["address"], "寿光市圣城街道幸福小区3号楼2单元");
+    assert_eq!(seen["call"]["caller_number"], "1******5678");
+    // hotline staff: masked by default as well
+    let seen = get_ticket(&app, &o.operator, &id).await;
+    assert_eq!(seen["citizen"]["phone"], "1******5678");
+    assert_eq!(seen["call"]["caller_number"], "1******5678");
+    assert!(
+        access_log_of(&app, &o.supervisor, &id).await.is_empty(),
         "taking a call in and masked views are not logged"
     );
-    // a department admin holds the contact permission: full data, and an access-log row
-    let seen = get_ticket(&app, &o.water_admin, &id).await;
-    assert_eq!(seen["citizen"]["phone"], "13812345678");
-    let log: Value = app
-        .get(
-            &format!("/api/v1/access-log?ticket_id={id}"),
-            Some(&o.supervisor),
-        )
-        .await
-        .json()
-        .await
-        .expect("log");
-    let items = log["items"].as_array().expect("items");
-    assert_eq!(items.len(), before + 1);
+    // revealing needs a role with contact access and a reason
+    let res = reveal(&app, &o.water_staff, &id, json!({"reason": "visit"})).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = reveal(&app, &o.water_admin, &id, json!({"reason": "  "})).await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let res = reveal(
+        &app,
+        &o.water_admin,
+        &id,
+        json!({"reason": "on-site visit: call ahead"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let full: Value = res.json().await.expect("contact");
+    assert_eq!(full["citizen_phone"], "13812345678");
+    assert_eq!(full["citizen_name"], "张三丰");
+    assert_eq!(full["citizen_address"], "寿光市圣城街道幸福小区3号楼2单元");
+    assert_eq!(full["caller_number"], "13812345678");
+    let items = access_log_of(&app, &o.supervisor, &id).await;
+    assert_eq!(items.len(), 1);
     let me: Value = app
         .get("/api/v1/me", Some(&o.water_admin))
         .await
@@ -940,10 +965,20 @@ async fn privacy_masks_and_logs(app: TestApp) {
         .await
         .expect("me");
     assert_eq!(items[0]["user_id"], me["id"]);
+    assert_eq!(items[0]["reason"], "on-site visit: call ahead");
     assert_eq!(
         items[0]["fields"],
-        json!(["citizen_name", "citizen_phone", "address"])
+        json!([
+            "citizen_name",
+            "citizen_phone",
+            "citizen_address",
+            "caller_number"
+        ])
     );
+    // hotline staff reveal too, and each reveal is one more row
+    let res = reveal(&app, &o.operator, &id, json!({"reason": "callback"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(access_log_of(&app, &o.supervisor, &id).await.len(), 2);
     let res = app.get("/api/v1/access-log", Some(&o.operator)).await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     // lists are masked for everyone
@@ -953,8 +988,9 @@ async fn privacy_masks_and_logs(app: TestApp) {
         .json()
         .await
         .expect("page");
-    assert_eq!(page["items"][0]["citizen"]["phone"], "138****5678");
-    // a report never reveals the reporter to departments, even with the permission
+    assert_eq!(page["items"][0]["citizen"]["phone"], "1******5678");
+    // a report never reveals the reporter to departments, even with the permission: no name,
+    // no phone, no caller number, and no reveal
     let mut report = hotline_call(&o.category);
     report["kind"] = json!("report");
     let r = new_ticket(&app, &o.operator, report).await;
@@ -966,9 +1002,16 @@ async fn privacy_masks_and_logs(app: TestApp) {
         json!({"department_id": o.water}),
     )
     .await;
-    let seen = get_ticket(&app, &o.water_admin, r["id"].as_str().expect("id")).await;
+    let rid = r["id"].as_str().expect("id");
+    let seen = get_ticket(&app, &o.water_admin, rid).await;
     assert!(seen["citizen"]["name"].is_null() && seen["citizen"]["phone"].is_null());
+    assert!(seen["citizen"]["address"].is_null());
+    assert!(seen["call"]["caller_number"].is_null(), "{}", seen["call"]);
     assert_eq!(seen["citizen"]["reporter_hidden"], true);
+    let res = reveal(&app, &o.water_admin, rid, json!({"reason": "who is it"})).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = reveal(&app, &o.operator, rid, json!({"reason": "callback"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
     // confidential: only the lead department and supervisors
     let mut secret = hotline_call(&o.category);
     secret["confidential"] = json!(true);
@@ -1372,7 +1415,7 @@ async fn department_with_open_tickets_stays_active(app: TestApp) {
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR fake png body";
 const PDF: &[u8] = b"%PDF-1.4\n% fake pdf body\n";
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     id: &str,
@@ -1403,13 +1446,13 @@ async fn attachments_typed_by_content_and_served_to_viewers(app: TestApp) {
         &app,
         &o.operator,
         &id,
-        &[("现场.jpg", PNG), ("说明.pdf", PDF)],
+        &[("现场.png", PNG), ("说明.pdf", PDF)],
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let added: Value = res.json().await.expect("attachments");
     assert_eq!(added[0]["content_type"], "image/png");
-    assert_eq!(added[0]["filename"], "现场.jpg");
+    assert_eq!(added[0]["filename"], "现场.png");
     assert_eq!(added[1]["content_type"], "application/pdf");
     let res = upload(
         &app,
