@@ -91,12 +91,26 @@ pub fn begin_login(
     now: NaiveDateTime,
 ) -> Result<Option<UserRow>, AppError> {
     let policy = settings.throttle;
+    throttle::take_attempt(
+        conn,
+        &throttle_keys(settings, username, client),
+        policy,
+        now,
+    )?;
+    accounts_users::find_by_username(conn, username)
+}
+
+fn throttle_keys(
+    settings: &SessionSettings<'_>,
+    username: &str,
+    client: &ClientInfo,
+) -> Vec<(String, i32)> {
+    let policy = settings.throttle;
     let mut keys = vec![(throttle::account_key(username), policy.max_per_account)];
     if let Some(address) = client.address.as_deref() {
         keys.push((throttle::address_key(address), policy.max_per_address));
     }
-    throttle::take_attempt(conn, &keys, policy, now)?;
-    accounts_users::find_by_username(conn, username)
+    keys
 }
 
 /// The second half: a wrong password, an unknown user and a disabled account all answer the
@@ -113,6 +127,8 @@ pub fn finish_login(
 ) -> Result<TokenPair, AppError> {
     let Some(user) = user.filter(|u| verified && u.active) else {
         tracing::info!(username, "failed login");
+        let keys = throttle_keys(settings, username, client);
+        throttle::failed(conn, &keys, settings.throttle, now)?;
         return Err(invalid_credentials());
     };
     let address_key = client.address.as_deref().map(throttle::address_key);

@@ -72,9 +72,11 @@ fn too_many(wait: u64) -> AppError {
 
 /// Counts one attempt against each `(key, max)` *before* the secret is checked, atomically on
 /// both backends (one transaction; the counter moves by a single `UPDATE ... + 1`, which
-/// concurrent requests queue on), and refuses with 429 once a key is locked or an attempt
-/// exceeds its limit. So of N parallel guesses at most `max` are ever checked. A successful
-/// check then calls [`succeeded`].
+/// concurrent requests queue on). The count holds the failures of the window plus the attempts
+/// in flight, so of N parallel guesses at most `max` are ever checked: an attempt that would go
+/// over is refused with 429 at once (not counted; `Retry-After: 1`, as it may be a burst of
+/// good logins behind one address), and a locked key refuses until its lock ends. After the
+/// check, call [`succeeded`] or [`failed`].
 pub fn take_attempt(
     conn: &mut DbConnection,
     keys: &[(String, i32)],
@@ -87,25 +89,47 @@ pub fn take_attempt(
             return Err(too_many(wait));
         }
         for (key, max) in keys {
-            let count = increment(conn, key, policy, now)?;
-            match count {
+            match increment(conn, key, policy, now)? {
                 Some(n) if n <= *max => {}
-                _ => {
-                    // over the limit (or locked meanwhile): lock, counting afresh afterwards
-                    diesel::update(login_throttle::table.find(key))
-                        .set((
-                            login_throttle::failures.eq(0),
-                            login_throttle::window_start.eq(now),
-                            login_throttle::locked_until.eq(Some(now + policy.lockout)),
-                        ))
-                        .execute(conn)?;
-                    let wait = u64::try_from(policy.lockout.num_seconds().max(1)).unwrap_or(1);
+                Some(_) => {
+                    // the rest of the transaction (the other keys' counts) rolls back with this
+                    return Err(AppError::TooManyRequests {
+                        message: "too many attempts at once; try again in a moment".into(),
+                        retry_after: 1,
+                    });
+                }
+                None => {
+                    let wait = locked_for(conn, std::slice::from_ref(key), now)?.unwrap_or(1);
                     return Err(too_many(wait));
                 }
             }
         }
         Ok(())
     })
+}
+
+/// After a failed check: the attempt stays counted, and a key whose count has reached its limit
+/// is locked for `policy.lockout`.
+pub fn failed(
+    conn: &mut DbConnection,
+    keys: &[(String, i32)],
+    policy: &ThrottlePolicy,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    for (key, max) in keys {
+        diesel::update(
+            login_throttle::table
+                .find(key)
+                .filter(login_throttle::failures.ge(*max)),
+        )
+        .set((
+            login_throttle::failures.eq(0),
+            login_throttle::window_start.eq(now),
+            login_throttle::locked_until.eq(Some(now + policy.lockout)),
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Adds one to the key's count in its window; `None` when the key is locked.

@@ -176,6 +176,13 @@ pub async fn change_password(
         .await
         .map_err(|_| AppError::Internal("password check was cancelled".into()))?;
     if !verified {
+        let (st, user) = (state.clone(), id.clone());
+        db::run(&state.pool, move |c| {
+            let policy = &st.throttle;
+            let key = throttle::password_change_key(user.as_str());
+            throttle::failed(c, &[(key, policy.max_per_account)], policy, now)
+        })
+        .await?;
         return Err(AppError::Forbidden("current_password is wrong".into()));
     }
     let new_password = body.new_password;

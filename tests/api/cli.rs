@@ -122,8 +122,14 @@ async fn first_start_on_sqlite_prints_working_credentials() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key).expect("key").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(&dir.path().join("data")), 0o700, "data dir private");
+        assert_eq!(
+            mode(&dir.path().join("data/hotline.db")),
+            0o600,
+            "database private"
+        );
     }
     let me = login_and_me(&running.base, &password).await;
     assert_eq!(me["username"], "admin");
@@ -447,4 +453,41 @@ async fn json_logs_carry_the_request_id_and_sigterm_stops_cleanly() {
         .unwrap_or_else(|| panic!("no request line in {text}"));
     assert_eq!(finished["span"]["request_id"], "test-req-42", "{finished}");
     assert_eq!(finished["fields"]["status"], 401);
+}
+
+/// Resident memory of a process, from /proc (Linux).
+fn rss_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// Each argon2 check takes 19 MiB: a burst of logins must not leave the process holding them
+/// (issue 8.7: under 150 MB after 500 logins, idle).
+#[actix_web::test]
+async fn memory_returns_after_a_burst_of_logins() {
+    if rss_mib(std::process::id()).is_none() {
+        return; // no /proc here
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = serve_with(
+        dir.path(),
+        None,
+        &[("HOTLINE_ADMIN_PASSWORD", "Zq8#Vx!m2Lp9-cli-start")],
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/auth/login", running.base);
+    let body = json!({"username": "admin", "password": "Zq8#Vx!m2Lp9-cli-start"});
+    // batches within the per-account limit of attempts in flight (5)
+    for _ in 0..128 {
+        let batch = (0..4).map(|_| client.post(&url).json(&body).send());
+        for res in futures_util::future::join_all(batch).await {
+            assert_eq!(res.expect("login").status(), StatusCode::OK);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let rss = rss_mib(running.child.id()).expect("rss");
+    eprintln!("resident after 512 logins: {rss} MiB");
+    assert!(rss < 150, "{rss} MiB resident after 512 logins");
 }
