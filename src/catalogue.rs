@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::accounts::utc;
 use crate::db::schema::categories;
 use crate::db::DbConnection;
-use crate::error::AppError;
+use crate::error::{AppError, WhenMissing};
 use crate::ids::{CategoryId, DepartmentId};
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::{double_option, from_json_text, to_json_text};
@@ -234,7 +234,7 @@ pub fn referenced(
     id: &CategoryId,
 ) -> Result<CategoryRow, AppError> {
     find_row(conn, id)
-        .map_err(|_| AppError::validation(format!("{field}: no category with id {id}")))
+        .when_missing(|| AppError::validation(format!("{field}: no category with id {id}")))
 }
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> Result<Option<CategoryRow>, AppError> {
@@ -281,7 +281,7 @@ pub fn create(
         .values(&row)
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::conflict(
+            AppError::Duplicate => AppError::conflict(
                 "code_taken",
                 format!("category code '{}' is taken", row.code),
             ),

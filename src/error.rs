@@ -26,6 +26,10 @@ pub enum AppError {
     /// 409: the request conflicts with the current state (duplicate name, illegal transition).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409: a unique constraint refused the write (a duplicate code, name, key). Use-cases turn
+    /// it into their own code (`username_taken`, ...) or act on it (the idempotency race).
+    #[error("a record with the same unique value exists")]
+    Duplicate,
     /// 422: a bulk import refused whole, with the rows at fault.
     #[error("{message}")]
     Import {
@@ -113,6 +117,7 @@ impl AppError {
             | AppError::Conflict { code, .. }
             | AppError::Http { code, .. } => code,
             AppError::Forbidden(_) => "forbidden",
+            AppError::Duplicate => "conflict",
             AppError::NotFound(_) => "not_found",
             AppError::TooManyRequests { .. } => "too_many_attempts",
             AppError::Import { .. } => "import_failed",
@@ -134,7 +139,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Duplicate => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Stale(_) => StatusCode::PRECONDITION_FAILED,
             AppError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -176,6 +181,21 @@ impl ResponseError for AppError {
     }
 }
 
+/// Narrow mapping of a use-case's errors: only "not found" becomes the caller's own error (a
+/// 422 naming the field, say); a lost database or any other failure stays what it is.
+pub trait WhenMissing<T> {
+    fn when_missing(self, f: impl FnOnce() -> AppError) -> Result<T, AppError>;
+}
+
+impl<T> WhenMissing<T> for Result<T, AppError> {
+    fn when_missing(self, f: impl FnOnce() -> AppError) -> Result<T, AppError> {
+        match self {
+            Err(AppError::NotFound(_)) => Err(f()),
+            other => other,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -184,7 +204,7 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 // the constraint's name is for the log, never for the client
                 tracing::info!(constraint = ?info.constraint_name(), detail = %info.message(), "unique violation");
-                AppError::conflict("conflict", "a record with the same unique value exists")
+                AppError::Duplicate
             }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AppError::conflict(
                 "conflict",

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::accounts::utc;
 use crate::db::schema::{departments, tickets};
 use crate::db::DbConnection;
-use crate::error::AppError;
+use crate::error::{AppError, WhenMissing};
 use crate::ids::DepartmentId;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::{double_option, from_json_text, to_json_text};
@@ -142,7 +142,7 @@ pub fn referenced(
     id: &DepartmentId,
 ) -> Result<DepartmentRow, AppError> {
     find_row(conn, id)
-        .map_err(|_| AppError::validation(format!("{field}: no department with id {id}")))
+        .when_missing(|| AppError::validation(format!("{field}: no department with id {id}")))
 }
 
 pub fn find_by_code(
@@ -188,7 +188,7 @@ pub fn create(
         .values(&row)
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::conflict(
+            AppError::Duplicate => AppError::conflict(
                 "code_taken",
                 format!("department code '{}' is taken", row.code),
             ),

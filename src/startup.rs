@@ -117,7 +117,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(errors::json_config(settings.server.max_json_bytes))
             .app_data(web::PayloadConfig::new(settings.server.max_json_bytes))
             .app_data(errors::query_config())
             .app_data(errors::path_config())

@@ -1,4 +1,4 @@
-//! The shared vocabulary of DOMAIN.md §2 as types: parsed once at the edge, never re-checked.
+//! The shared vocabulary of docs/domain.md §1 as types: parsed once at the edge, never re-checked.
 
 use std::fmt;
 use std::str::FromStr;
@@ -113,7 +113,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// Where a ticket stands in its lifecycle (DOMAIN.md §3).
+    /// Where a ticket stands in its lifecycle (docs/domain.md §2).
     Status {
         /// Taken in, not yet dispatched (the dispatch queue)
         Registered => "registered",

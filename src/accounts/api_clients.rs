@@ -117,7 +117,7 @@ pub fn create(
         .values(&row)
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::conflict(
+            AppError::Duplicate => AppError::conflict(
                 "name_taken",
                 format!("an API client named '{}' exists", row.name),
             ),

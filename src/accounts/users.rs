@@ -217,7 +217,7 @@ pub fn create(
         .values(&row)
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::conflict(
+            AppError::Duplicate => AppError::conflict(
                 "username_taken",
                 format!("the username '{}' is taken", row.username),
             ),
@@ -395,7 +395,7 @@ pub fn ensure_initial_admin(
     };
     match create(conn, input, now) {
         Ok(_) => Ok(Some(password)),
-        Err(AppError::Conflict { .. }) => Ok(None),
+        Err(AppError::Duplicate) => Ok(None),
         Err(e) => Err(e),
     }
 }

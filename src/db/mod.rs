@@ -1,8 +1,13 @@
 //! Storage: one code base over SQLite and PostgreSQL.
 //!
 //! `DbConnection` is diesel's `MultiConnection` over both backends; the pool is r2d2 with a small
-//! manager of our own that picks the backend from the URL scheme and applies the SQLite pragmas.
-//! Backend-specific SQL (advisory locks, pragmas) lives in this module and nowhere else.
+//! manager of our own that picks the backend from the URL scheme (diesel's `ConnectionManager`
+//! would call `MultiConnection::establish`, which tries every backend in turn: with PostgreSQL
+//! down, SQLite would be asked to open the `postgres://` URL as a file). Health comes from
+//! diesel's `R2D2Connection`: a connection left inside a transaction (its holder panicked) or
+//! with a failed one is broken and dropped, and each check-out pings, so a dead PostgreSQL socket
+//! is replaced instead of handed out. The SQLite pragmas are a `CustomizeConnection`.
+//! Backend-specific SQL (advisory locks, row locks, pragmas) lives in this module and nowhere else.
 
 pub mod schema;
 
@@ -11,7 +16,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -46,7 +51,27 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 #[derive(Debug)]
 pub struct ConnectionManager {
     target: Target,
-    sqlite_busy_timeout_ms: u32,
+}
+
+/// Sets the SQLite pragmas on every new connection: WAL lets readers run beside one writer; the
+/// busy timeout makes writers queue instead of failing with `SQLITE_BUSY`.
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u32,
+}
+
+impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(conn) = conn {
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                self.busy_timeout_ms
+            ))
+            .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +81,7 @@ enum Target {
 }
 
 impl ConnectionManager {
-    pub fn new(url: &str, sqlite_busy_timeout_ms: u32) -> Result<Self, AppError> {
+    pub fn new(url: &str) -> Result<Self, AppError> {
         let target = match Backend::from_url(url) {
             Some(Backend::Postgres) => Target::Postgres(url.to_string()),
             Some(Backend::Sqlite) => Target::Sqlite(sqlite_path(url)),
@@ -67,10 +92,7 @@ impl ConnectionManager {
                 )))
             }
         };
-        Ok(ConnectionManager {
-            target,
-            sqlite_busy_timeout_ms,
-        })
+        Ok(ConnectionManager { target })
     }
 }
 
@@ -92,43 +114,37 @@ impl ManageConnection for ConnectionManager {
             Target::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Pg)
                 .map_err(r2d2::Error::ConnectionError),
-            Target::Sqlite(path) => {
-                let path_str = path.to_string_lossy();
-                let mut conn =
-                    SqliteConnection::establish(&path_str).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside one writer; the busy timeout makes writers queue
-                // instead of failing with SQLITE_BUSY.
-                conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                    self.sqlite_busy_timeout_ms
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
+            Target::Sqlite(path) => SqliteConnection::establish(&path.to_string_lossy())
+                .map(DbConnection::Sqlite)
+                .map_err(r2d2::Error::ConnectionError),
         }
     }
 
+    /// Run at each check-out: a connection whose server went away is replaced, not handed out.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Run at each return: a connection still inside a transaction, or whose transaction
+    /// failed to roll back, is dropped.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
     }
 }
 
 /// Builds the pool; for SQLite it creates the database file's directory first.
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
-    let manager = ConnectionManager::new(&settings.url, settings.sqlite_busy_timeout_ms)?;
+    let manager = ConnectionManager::new(&settings.url)?;
     if let Target::Sqlite(path) = &manager.target {
         prepare_sqlite_file(path)?;
     }
     r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds))
-        .test_on_check_out(false)
+        .test_on_check_out(true)
+        .connection_customizer(Box::new(SqlitePragmas {
+            busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        }))
         .build(manager)
         .map_err(|e| {
             AppError::Unavailable(format!(
@@ -298,4 +314,46 @@ where
 /// (portable: SQLite and PostgreSQL differ in their escape rules).
 pub fn contains_pattern(text: &str) -> String {
     format!("%{}%", text.replace(['%', '_'], ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A holder that panics inside `BEGIN IMMEDIATE` must not return the open transaction to the
+    /// pool: the connection is dropped as broken and the next one starts clean.
+    #[test]
+    fn a_panic_inside_a_transaction_does_not_poison_the_pool() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", dir.path().join("t.db").display()),
+            pool_size: 1,
+            connect_timeout_seconds: 5,
+            sqlite_busy_timeout_ms: 1000,
+        };
+        let pool = build_pool(&settings).expect("pool");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut conn = pool.get().expect("conn");
+            let _ = write_tx(&mut conn, |_| -> Result<(), AppError> {
+                panic!("holder dies inside the transaction")
+            });
+        }));
+        assert!(panicked.is_err());
+        let mut conn = pool.get().expect("a fresh connection");
+        if let DbConnection::Sqlite(inner) = &mut *conn {
+            use diesel::connection::{AnsiTransactionManager, TransactionManager};
+            let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()
+                .expect("status");
+            assert_eq!(
+                depth, None,
+                "the pool handed out a connection inside a transaction"
+            );
+        }
+        write_tx(&mut conn, |c| {
+            c.batch_execute("CREATE TABLE t (x INTEGER)")?;
+            Ok(())
+        })
+        .expect("a new transaction starts");
+    }
 }

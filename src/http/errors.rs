@@ -3,44 +3,12 @@
 
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::AppError;
-
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, req| json_error(err, req).into())
-}
-
-fn json_error(err: JsonPayloadError, req: &HttpRequest) -> AppError {
-    match err {
-        JsonPayloadError::ContentType => AppError::Http {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            message: format!(
-                "expected Content-Type: application/json, got {}",
-                req.headers()
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("none")
-            ),
-        },
-        JsonPayloadError::Overflow { limit }
-        | JsonPayloadError::OverflowKnownLength { limit, .. } => payload_too_large(limit),
-        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::Validation {
-            code: "invalid_body",
-            message: format!("body: {e}"),
-        },
-        JsonPayloadError::Deserialize(e) => {
-            AppError::bad_request("malformed_json", format!("body is not valid JSON: {e}"))
-        }
-        other => AppError::bad_request("bad_request", format!("cannot read the body: {other}")),
-    }
-}
 
 pub fn payload_too_large(limit: usize) -> AppError {
     AppError::Http {

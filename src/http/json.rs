@@ -38,8 +38,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 pub fn unsupported_content_type(content_type: &str) -> AppError {
-    AppError::Http {
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    AppError::Unsupported {
         code: "unsupported_media_type",
         message: format!(
             "expected Content-Type: application/json, got '{}'",

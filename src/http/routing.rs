@@ -182,8 +182,7 @@ pub async fn import(
         (None, ct) if ct.starts_with("application/json") => Format::Json,
         (None, ct) if ct.starts_with("text/csv") || ct.starts_with("text/plain") => Format::Csv,
         (None, ct) => {
-            return Err(AppError::Http {
-                status: actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(AppError::Unsupported {
                 code: "unsupported_media_type",
                 message: format!("send text/csv or application/json (or ?format=), got '{ct}'"),
             })

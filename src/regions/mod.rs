@@ -13,7 +13,7 @@ use self::geometry::Shape;
 use crate::accounts::utc;
 use crate::db::schema::regions;
 use crate::db::DbConnection;
-use crate::error::AppError;
+use crate::error::{AppError, WhenMissing};
 use crate::ids::RegionId;
 use crate::pagination::{Page, PageRequest};
 use crate::serde_util::double_option;
@@ -184,7 +184,8 @@ pub fn referenced(
     field: &str,
     id: &RegionId,
 ) -> Result<RegionRow, AppError> {
-    find_row(conn, id).map_err(|_| AppError::validation(format!("{field}: no region with id {id}")))
+    find_row(conn, id)
+        .when_missing(|| AppError::validation(format!("{field}: no region with id {id}")))
 }
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> Result<Option<RegionRow>, AppError> {
@@ -230,7 +231,7 @@ pub fn create(
         .values(&row)
         .execute(conn)
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => {
+            AppError::Duplicate => {
                 AppError::conflict("code_taken", format!("region code '{}' is taken", row.code))
             }
             other => other,

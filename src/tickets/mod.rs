@@ -24,7 +24,7 @@ use crate::db::schema::{
     access_log, intake_keys, ticket_co_handlers, ticket_counters, ticket_events, tickets,
 };
 use crate::db::{self, DbConnection};
-use crate::error::AppError;
+use crate::error::{AppError, WhenMissing};
 use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId};
 use crate::pagination::{Page, PageRequest};
 use crate::routing::{self, CandidateSource, RoutingRequest};
@@ -578,9 +578,7 @@ pub fn submit(
     };
     match attempt(conn) {
         // a concurrent request with the same key committed first: answer its ticket
-        Err(AppError::Conflict {
-            code: "conflict", ..
-        }) => attempt(conn),
+        Err(AppError::Duplicate) => attempt(conn),
         other => other,
     }
 }
@@ -867,7 +865,7 @@ pub fn list(
     }
     if let Some(d) = filter.department_id {
         let path = org::find_row(conn, &DepartmentId(d.to_string()))
-            .map_err(|_| {
+            .when_missing(|| {
                 AppError::bad_request("invalid_query", "department_id: no such department")
             })?
             .path;
@@ -880,7 +878,9 @@ pub fn list(
     }
     if let Some(c) = filter.category_id {
         let path = catalogue::find_row(conn, &CategoryId(c.to_string()))
-            .map_err(|_| AppError::bad_request("invalid_query", "category_id: no such category"))?
+            .when_missing(|| {
+                AppError::bad_request("invalid_query", "category_id: no such category")
+            })?
             .path;
         let ids = crate::db::schema::categories::table
             .filter(crate::db::schema::categories::path.ge(tree::subtree_range(&path).0))
@@ -890,7 +890,7 @@ pub fn list(
     }
     if let Some(r) = filter.region_id {
         let path = regions::find_row(conn, &RegionId(r.to_string()))
-            .map_err(|_| AppError::bad_request("invalid_query", "region_id: no such region"))?
+            .when_missing(|| AppError::bad_request("invalid_query", "region_id: no such region"))?
             .path;
         let ids = crate::db::schema::regions::table
             .filter(crate::db::schema::regions::path.ge(tree::subtree_range(&path).0))
@@ -1232,7 +1232,7 @@ fn apply(
         Action::Assign => {
             let assignee = required(&body.assignee_id, "assignee_id", action)?.clone();
             let user = crate::accounts::users::get(conn, &assignee)
-                .map_err(|_| AppError::validation("assignee_id: no such user"))?;
+                .when_missing(|| AppError::validation("assignee_id: no such user"))?;
             if user.department_id.as_ref().map(|d| d.as_str()) != row.lead_department_id.as_deref()
                 || !user.active
             {
@@ -1315,7 +1315,7 @@ fn apply(
                 ));
             }
             let (target, _) = load_visible(conn, viewer, &into)
-                .map_err(|_| AppError::validation("into: no such ticket"))?;
+                .when_missing(|| AppError::validation("into: no such ticket"))?;
             let target_status: Status = target.status.parse().unwrap_or(Status::Closed);
             if !target_status.is_open() {
                 return Err(AppError::validation(format!(

@@ -1,4 +1,4 @@
-//! The ticket state machine (DOMAIN.md §3) as one pure function: given the ticket's facts, who
+//! The ticket state machine (docs/domain.md §2) as one pure function: given the ticket's facts, who
 //! acts and what they ask, it answers the new status or the precise refusal. No I/O.
 
 use serde::{Deserialize, Serialize};

@@ -143,6 +143,7 @@ async fn first_start_on_sqlite_prints_working_credentials() {
 }
 
 #[actix_web::test]
+#[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
 async fn two_instances_start_together_on_one_postgres() {
     let Some(db) = PgDatabase::create() else {
         return;
@@ -333,6 +334,7 @@ fn account_commands() {
 
 /// Four instances on one PostgreSQL take 2,000 tickets at once: every number is unique.
 #[actix_web::test]
+#[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
 async fn ticket_numbers_stay_unique_across_four_instances() {
     let Some(db) = PgDatabase::create() else {
         return;

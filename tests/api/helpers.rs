@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use hotline::accounts::users::{self, NewUser};
 use hotline::auth::Role;
 use hotline::clock::Clock;
@@ -44,7 +44,8 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    /// A fresh database, or `None` (with a notice) when no PostgreSQL is configured.
+    /// A fresh database, copied from a migrated template, or `None` when no PostgreSQL is
+    /// configured (the PostgreSQL tests are then marked ignored at build time, see build.rs).
     /// Under CI=true a missing PostgreSQL is a failure, not a skip.
     pub fn create() -> Option<PgDatabase> {
         let Some(admin_url) = std::env::var("HOTLINE_TEST_POSTGRES_URL")
@@ -54,25 +55,106 @@ impl PgDatabase {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but HOTLINE_TEST_POSTGRES_URL is not set: the PostgreSQL runs cannot be skipped");
             }
-            eprintln!("notice: HOTLINE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL run of this test");
             return None;
         };
+        let template = template_database(&admin_url);
         let name = format!("hotline_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn =
             PgConnection::establish(&admin_url).expect("connect to HOTLINE_TEST_POSTGRES_URL");
-        conn.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        let url = format!("{base}/{name}");
+        // copies of one template may collide for a moment; retry briefly
+        let mut attempt = 0;
+        loop {
+            match conn.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")) {
+                Ok(()) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed") => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("create test database from {template}: {e}"),
+            }
+        }
+        let url = format!("{}/{name}", base_url(&admin_url));
         Some(PgDatabase {
             admin_url,
             name,
             url,
         })
     }
+}
+
+fn base_url(admin_url: &str) -> &str {
+    admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url)
+}
+
+/// A database migrated once and copied for every test (`CREATE DATABASE ... TEMPLATE`), named
+/// by a hash of the migrations so that a changed migration gets a new template. Made under an
+/// advisory lock and published by a rename, so parallel test processes share it safely.
+fn template_database(admin_url: &str) -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let mut files: Vec<_> =
+            walk_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres"));
+        files.sort();
+        let mut hasher = Sha256::new();
+        for f in &files {
+            hasher.update(f.to_string_lossy().as_bytes());
+            hasher.update(std::fs::read(f).expect("read migration"));
+        }
+        let digest: String = hasher
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let name = format!("hotline_tpl_{digest}");
+        let mut conn =
+            PgConnection::establish(admin_url).expect("connect to HOTLINE_TEST_POSTGRES_URL");
+        conn.batch_execute("SELECT pg_advisory_lock(7263541)")
+            .expect("lock");
+        let exists = |conn: &mut PgConnection| {
+            diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
+            )))
+            .get_result::<bool>(conn)
+            .expect("pg_database")
+        };
+        if !exists(&mut conn) {
+            let building = format!("{name}_building");
+            conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .expect("drop");
+            conn.batch_execute(&format!("CREATE DATABASE {building}"))
+                .expect("create template");
+            {
+                let url = format!("{}/{building}", base_url(admin_url));
+                let mut target =
+                    db::DbConnection::Pg(PgConnection::establish(&url).expect("connect template"));
+                db::run_migrations(&mut target).expect("migrate template");
+            }
+            conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .expect("publish template");
+        }
+        conn.batch_execute("SELECT pg_advisory_unlock(7263541)")
+            .expect("unlock");
+        name
+    })
+    .clone()
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 impl Drop for PgDatabase {
@@ -162,6 +244,13 @@ impl TestApp {
         self._data_dir.path()
     }
 
+    /// The administrative URL and the name of this test's PostgreSQL database.
+    pub fn postgres(&self) -> Option<(&str, &str)> {
+        self._database
+            .as_ref()
+            .map(|d| (d.admin_url.as_str(), d.name.as_str()))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -247,6 +336,29 @@ impl TestApp {
     }
 }
 
+/// Decodes a JSON answer after checking that it is a success; a failure shows its body.
+pub trait JsonOk {
+    async fn json_ok(self) -> Value;
+}
+
+impl JsonOk for Response {
+    async fn json_ok(self) -> Value {
+        let status = self.status();
+        let url = self.url().path().to_string();
+        let text = self.text().await.expect("body");
+        assert!(status.is_success(), "{status} from {url}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"))
+    }
+}
+
+/// Asserts the status, then decodes the JSON body.
+pub async fn json_with(res: Response, expected: StatusCode) -> Value {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    assert_eq!(status, expected, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
 pub fn token_of(pair: &Value) -> String {
     pair["access_token"]
         .as_str()
@@ -292,6 +404,7 @@ macro_rules! on_both_backends {
                 }
 
                 #[actix_web::test]
+                #[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
                 async fn postgres() {
                     if let Some(app) = spawn_app(Backend::Postgres).await {
                         super::$name(app).await;

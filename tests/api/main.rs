@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod ops;
 mod organisation;
+mod robustness;
 mod routing;
 mod security;
 mod tickets;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, password_of, TestApp};
+use crate::helpers::{assert_error, password_of, JsonOk, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -41,9 +41,8 @@ async fn codes_under(app: &TestApp, token: &str, id: &str) -> Vec<String> {
     let page: Value = app
         .get(&format!("/api/v1/departments?under={id}"), Some(token))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let mut codes: Vec<String> = page["items"]
         .as_array()
         .expect("items")
@@ -127,9 +126,8 @@ async fn department_tree_moves_and_refuses_cycles(app: TestApp) {
     let page: Value = app
         .get("/api/v1/departments?root=true", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
 }
 
@@ -224,9 +222,8 @@ async fn region_resolution_from_a_point(app: TestApp) {
     let found: Value = app
         .get(&resolve(36.255, 118.255), Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(found["id"], json!(grid), "inside the grid: the grid");
     assert!(
         found["center_lat"]
@@ -237,9 +234,8 @@ async fn region_resolution_from_a_point(app: TestApp) {
     let found: Value = app
         .get(&resolve(36.3, 118.3), Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(
         found["id"],
         json!(town),
@@ -248,9 +244,8 @@ async fn region_resolution_from_a_point(app: TestApp) {
     let found: Value = app
         .get(&resolve(36.9, 118.9), Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(found["id"], json!(county));
     let res = app.get(&resolve(30.0, 110.0), Some(&admin)).await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
@@ -284,9 +279,8 @@ async fn region_resolution_from_a_point(app: TestApp) {
     let found: Value = app
         .get(&resolve(36.255, 118.255), Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(found["id"], json!(town));
 }
 
@@ -312,9 +306,8 @@ async fn categories_with_attributes(app: TestApp) {
     let got: Value = app
         .get(&format!("/api/v1/categories/{id}"), Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(got["attributes"][0]["values"][1]["name"], "保洁");
     assert_eq!(got["attributes"][1]["variable"], true);
     assert_eq!(got["time_limits"]["handle_working_days"], 5);
@@ -341,9 +334,8 @@ async fn categories_with_attributes(app: TestApp) {
     let page: Value = app
         .get("/api/v1/categories?q=助浴", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(
         page["items"].as_array().map(Vec::len),
         Some(1),
@@ -396,9 +388,8 @@ async fn department_admin_manages_own_staff(app: TestApp) {
     let page: Value = app
         .get("/api/v1/users", Some(&wadmin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let names: Vec<&str> = page["items"]
         .as_array()
         .expect("items")

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, JsonOk, TestApp};
 use crate::on_both_backends;
 use crate::organisation::{create, department, square};
 
@@ -206,9 +206,8 @@ async fn rule_precedence_and_fallbacks(app: TestApp) {
     let page: Value = app
         .get("/api/v1/routing-rules?limit=2", Some(&dispatcher))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let priorities: Vec<i64> = page["items"]
         .as_array()
         .expect("items")
@@ -223,9 +222,8 @@ async fn rule_precedence_and_fallbacks(app: TestApp) {
             Some(&dispatcher),
         )
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let priorities: Vec<i64> = page["items"]
         .as_array()
         .expect("items")
@@ -237,12 +235,7 @@ async fn rule_precedence_and_fallbacks(app: TestApp) {
 
 async fn rule_changes_are_recorded(app: TestApp) {
     let w = world(&app).await;
-    let me: Value = app
-        .get("/api/v1/me", Some(&w.admin))
-        .await
-        .json()
-        .await
-        .expect("me");
+    let me: Value = app.get("/api/v1/me", Some(&w.admin)).await.json_ok().await;
     let id = rule(&app, &w.admin, json!({"name": "供水类", "priority": 50, "category_id": w.cat_water, "lead_department_id": w.water_bureau})).await;
     let res = app
         .patch(
@@ -279,9 +272,8 @@ async fn rule_changes_are_recorded(app: TestApp) {
             Some(&w.admin),
         )
         .await
-        .json()
-        .await
-        .expect("history");
+        .json_ok()
+        .await;
     let items = history["items"].as_array().expect("items");
     let actions: Vec<&str> = items.iter().filter_map(|c| c["action"].as_str()).collect();
     assert_eq!(
@@ -350,9 +342,8 @@ async fn csv_import_is_all_or_nothing(app: TestApp) {
     let page: Value = app
         .get("/api/v1/departments", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(
         page["items"].as_array().map(Vec::len),
         Some(0),
@@ -415,9 +406,8 @@ async fn csv_import_is_all_or_nothing(app: TestApp) {
     let page: Value = app
         .get("/api/v1/departments?q=县人民政府", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
 
     let res = post_file(
@@ -504,18 +494,16 @@ async fn json_import_and_export_round_trip(app: TestApp) {
     let exported: Value = app
         .get("/api/v1/export/categories?format=json", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(exported[1]["code"], "water.outage");
     assert_eq!(exported[1]["parent_code"], "water");
     assert_eq!(exported[1]["handle_working_days"], 5);
     let exported: Value = app
         .get("/api/v1/export/departments?format=json", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("json");
+        .json_ok()
+        .await;
     assert_eq!(exported[1]["contact_emails"], "a@example.cn;b@example.cn");
     // an export imports back unchanged
     let res = post_file(
@@ -555,9 +543,8 @@ async fn demo_county_routes_a_water_outage(app: TestApp) {
     let page: Value = app
         .get("/api/v1/regions?q=裴岭村&level=village", Some(&token))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let village = page["items"][0]["id"]
         .as_str()
         .expect("demo village")
@@ -582,9 +569,8 @@ async fn demo_county_routes_a_water_outage(app: TestApp) {
             Some(&token),
         )
         .await
-        .json()
-        .await
-        .expect("grids");
+        .json_ok()
+        .await;
     let (lat, lng) = polygon_inner_point(&grid["items"][0]["polygon"]);
     let found: Value = app
         .get(
@@ -592,9 +578,8 @@ async fn demo_county_routes_a_water_outage(app: TestApp) {
             Some(&token),
         )
         .await
-        .json()
-        .await
-        .expect("region");
+        .json_ok()
+        .await;
     assert_eq!(found["level"], "grid");
     assert_eq!(found["parent_id"], json!(village));
 
@@ -666,8 +651,7 @@ async fn import_of_15000_regions_completes(app: TestApp) {
             Some(&admin),
         )
         .await
-        .json()
-        .await
-        .expect("region");
+        .json_ok()
+        .await;
     assert_eq!(found["code"], "T0G0");
 }

@@ -5,7 +5,9 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, password_of, spawn_app_with, token_of, Backend, TestApp};
+use crate::helpers::{
+    assert_error, password_of, spawn_app_with, token_of, Backend, JsonOk, TestApp,
+};
 use crate::on_both_backends;
 use crate::organisation::department;
 use crate::tickets::{
@@ -148,9 +150,8 @@ async fn phone_numbers_normalised_validated_and_masked(app: TestApp) {
     let events: Value = app
         .get(&format!("/api/v1/tickets/{id}/events"), Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("events");
+        .json_ok()
+        .await;
     assert!(events["items"][0]["payload"].get("raw_input").is_none());
     let full: Value = app
         .post(
@@ -159,9 +160,8 @@ async fn phone_numbers_normalised_validated_and_masked(app: TestApp) {
             json!({"reason": "callback"}),
         )
         .await
-        .json()
-        .await
-        .expect("contact");
+        .json_ok()
+        .await;
     assert_eq!(full["citizen_phone"], "13812345678");
     assert_eq!(full["caller_number"], "13812345678");
     assert_eq!(full["raw_input"]["citizen.phone"], "+86 138-1234-5678");

@@ -1,11 +1,11 @@
-//! Tickets through the HTTP API: every transition of DOMAIN.md §3, every refusal, intake
+//! Tickets through the HTTP API: every transition of docs/domain.md §2, every refusal, intake
 //! idempotency, privacy, queues, the citizen lookup, and the event log replaying to the row.
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, password_of, token_of, TestApp};
+use crate::helpers::{assert_error, json_with, password_of, token_of, JsonOk, TestApp};
 use crate::on_both_backends;
 use crate::organisation::{create, department};
 
@@ -115,10 +115,7 @@ pub fn hotline_call(category: &str) -> Value {
 
 pub async fn new_ticket(app: &TestApp, token: &str, body: Value) -> Value {
     let res = app.post("/api/v1/tickets", Some(token), body).await;
-    let status = res.status();
-    let ticket: Value = res.json().await.expect("ticket");
-    assert_eq!(status, StatusCode::CREATED, "create ticket: {ticket}");
-    ticket
+    json_with(res, StatusCode::CREATED).await
 }
 
 /// Takes an action and asserts it succeeds; returns the updated ticket.
@@ -305,9 +302,8 @@ async fn full_lifecycle_replays_from_events(app: TestApp) {
             Some(&o.supervisor),
         )
         .await
-        .json()
-        .await
-        .expect("events");
+        .json_ok()
+        .await;
     let events = page["items"].as_array().expect("events");
     let (mut status, mut lead, mut assignee, mut co, mut reply) = (
         Value::Null,
@@ -556,9 +552,8 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("similar");
+        .json_ok()
+        .await;
     assert_eq!(similar.as_array().map(Vec::len), Some(2));
     let res = act_raw(
         &app,
@@ -583,9 +578,8 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
     let events: Value = app
         .get(&format!("/api/v1/tickets/{sid}/events"), Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("events");
+        .json_ok()
+        .await;
     let last = events["items"]
         .as_array()
         .and_then(|e| e.last().cloned())
@@ -599,9 +593,8 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("t");
+        .json_ok()
+        .await;
     assert_eq!(merged_in["citizen"]["phone"], "1******1111");
     // nothing merges into a closed ticket, and a merged ticket takes no more actions
     let res = act_raw(&app, &o.dispatcher, &merged, "dispatch", json!({})).await;
@@ -872,9 +865,8 @@ async fn idempotent_mini_program_submission(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(
         page["items"].as_array().map(Vec::len),
         Some(1),
@@ -895,9 +887,8 @@ async fn access_log_of(app: &TestApp, supervisor: &str, id: &str) -> Vec<Value> 
             Some(supervisor),
         )
         .await
-        .json()
-        .await
-        .expect("log");
+        .json_ok()
+        .await;
     log["items"].as_array().cloned().unwrap_or_default()
 }
 
@@ -961,9 +952,8 @@ async fn privacy_masks_and_logs(app: TestApp) {
     let me: Value = app
         .get("/api/v1/me", Some(&o.water_admin))
         .await
-        .json()
-        .await
-        .expect("me");
+        .json_ok()
+        .await;
     assert_eq!(items[0]["user_id"], me["id"]);
     assert_eq!(items[0]["reason"], "on-site visit: call ahead");
     assert_eq!(
@@ -985,9 +975,8 @@ async fn privacy_masks_and_logs(app: TestApp) {
     let page: Value = app
         .get("/api/v1/tickets", Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(page["items"][0]["citizen"]["phone"], "1******5678");
     // a report never reveals the reporter to departments, even with the permission: no name,
     // no phone, no caller number, and no reveal
@@ -1053,9 +1042,8 @@ async fn queues_and_search(app: TestApp) {
     let q: Value = app
         .get("/api/v1/tickets?queue=dispatch", Some(&o.dispatcher))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 2);
     let a = act(
         &app,
@@ -1076,23 +1064,20 @@ async fn queues_and_search(app: TestApp) {
     let q: Value = app
         .get("/api/v1/tickets?queue=to_sign", Some(&o.water_staff))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 1, "only my department's");
     let q: Value = app
         .get("/api/v1/tickets", Some(&o.water_staff))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 2, "my department and below");
     let q: Value = app
         .get("/api/v1/tickets", Some(&o.edu_staff))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 0);
     let a = act(&app, &o.water_staff, &a, "sign", json!({})).await;
     act(
@@ -1106,16 +1091,14 @@ async fn queues_and_search(app: TestApp) {
     let q: Value = app
         .get("/api/v1/tickets?queue=in_progress", Some(&o.water_staff))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 1);
     let q: Value = app
         .get("/api/v1/tickets?queue=mine", Some(&o.water_staff))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 1);
     let res = app
         .get("/api/v1/tickets?queue=to_sign", Some(&o.operator))
@@ -1125,9 +1108,8 @@ async fn queues_and_search(app: TestApp) {
     let q: Value = app
         .get("/api/v1/tickets?phone=13900002222", Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 1, "a caller's earlier tickets");
     let res = app
         .get("/api/v1/tickets?phone=13900002222", Some(&o.water_staff))
@@ -1139,16 +1121,14 @@ async fn queues_and_search(app: TestApp) {
             Some(&o.supervisor),
         )
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 2, "department filter includes sub-departments");
     let q: Value = app
         .get("/api/v1/tickets?q=积水", Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 1);
     let number = a["number"].as_str().expect("number");
     let q: Value = app
@@ -1157,11 +1137,10 @@ async fn queues_and_search(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(q["items"][0]["id"], a["id"]);
-    let q: Value = app.get(&format!("/api/v1/tickets?category_id={}&kind=help&urgency=normal&channel=hotline&status=in_progress", o.category), Some(&o.operator)).await.json().await.expect("q");
+    let q: Value = app.get(&format!("/api/v1/tickets?category_id={}&kind=help&urgency=normal&channel=hotline&status=in_progress", o.category), Some(&o.operator)).await.json_ok().await;
     assert_eq!(count(&q), 1);
     let q: Value = app
         .get(
@@ -1169,16 +1148,14 @@ async fn queues_and_search(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(count(&q), 0);
     let q: Value = app
         .get("/api/v1/tickets?limit=1&order=newest", Some(&o.operator))
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(q["items"][0]["id"], b["id"]);
     let cursor = q["next_cursor"].as_str().expect("cursor");
     let q: Value = app
@@ -1187,9 +1164,8 @@ async fn queues_and_search(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("q");
+        .json_ok()
+        .await;
     assert_eq!(q["items"][0]["id"], a["id"]);
     let res = app
         .get("/api/v1/tickets?status=lost", Some(&o.operator))
@@ -1247,9 +1223,8 @@ async fn citizen_status_lookup(app: TestApp) {
     let page: Value = app
         .get("/api/v1/citizen/tickets?open_id=oCitizen", Some(&gateway))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     let mine = &page["items"][0];
     assert_eq!(mine["id"], json!(id));
     assert_eq!(mine["status"], "replied");
@@ -1276,9 +1251,8 @@ async fn citizen_status_lookup(app: TestApp) {
             Some(&gateway),
         )
         .await
-        .json()
-        .await
-        .expect("one");
+        .json_ok()
+        .await;
     assert_eq!(one["number"], submitted["number"]);
     let res = app
         .get(
@@ -1321,9 +1295,8 @@ mod auto_dispatch {
                 Some(&o.operator),
             )
             .await
-            .json()
-            .await
-            .expect("e");
+            .json_ok()
+            .await;
         assert_eq!(events["items"].as_array().map(Vec::len), Some(1));
     }
 
@@ -1336,6 +1309,7 @@ mod auto_dispatch {
     }
 
     #[actix_web::test]
+    #[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
     async fn postgres() {
         if let Some(app) =
             spawn_app_with(Backend::Postgres, |s| s.tickets.auto_dispatch = true).await
@@ -1491,9 +1465,8 @@ async fn attachments_typed_by_content_and_served_to_viewers(app: TestApp) {
             Some(&o.operator),
         )
         .await
-        .json()
-        .await
-        .expect("e");
+        .json_ok()
+        .await;
     let attached = events["items"]
         .as_array()
         .expect("items")
@@ -1517,9 +1490,8 @@ async fn attachments_typed_by_content_and_served_to_viewers(app: TestApp) {
             Some(&o.water_staff),
         )
         .await
-        .json()
-        .await
-        .expect("list");
+        .json_ok()
+        .await;
     assert_eq!(list.as_array().map(Vec::len), Some(9));
     let aid = added[1]["id"].as_str().expect("id");
     let res = app

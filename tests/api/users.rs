@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, JsonOk, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -99,12 +99,7 @@ async fn user_validation(app: TestApp) {
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     // an admin cannot lock themselves out
-    let me: Value = app
-        .get("/api/v1/me", Some(&admin))
-        .await
-        .json()
-        .await
-        .expect("me");
+    let me: Value = app.get("/api/v1/me", Some(&admin)).await.json_ok().await;
     let res = app
         .patch(
             &format!("/api/v1/users/{}", me["id"].as_str().expect("id")),
@@ -140,16 +135,14 @@ async fn user_filters(app: TestApp) {
     let page = app
         .get("/api/v1/users?role=operator", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(names(page), vec!["op1", "op2"]);
     let page = app
         .get("/api/v1/users?role=operator&active=true", Some(&admin))
         .await
-        .json()
-        .await
-        .expect("page");
+        .json_ok()
+        .await;
     assert_eq!(names(page), vec!["op1"]);
     let res = app.get("/api/v1/users?role=boss", Some(&admin)).await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;

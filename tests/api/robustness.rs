@@ -1,0 +1,141 @@
+//! The storage layer under stress: killed PostgreSQL connections, and both migration trees
+//! against each other and against `src/db/schema.rs`.
+
+use std::collections::BTreeMap;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app, Backend, PgDatabase, TestApp};
+
+/// `pg_terminate_backend` on every connection of the service's database, mid-load: requests
+/// that were on a killed connection may fail once; a retry succeeds, and once the pool has
+/// replaced its connections nothing fails at all.
+#[actix_web::test]
+#[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
+async fn service_recovers_when_postgres_connections_are_killed() {
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let token = app.admin_token().await;
+    let kill = |app: &TestApp| {
+        let (admin_url, name) = app.postgres().expect("postgres");
+        let mut conn = PgConnection::establish(admin_url).expect("admin connection");
+        conn.batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .expect("terminate");
+    };
+    let app_ref = &app;
+    let me = |_: &TestApp| app_ref.get("/api/v1/me", Some(&token));
+    for _ in 0..3 {
+        let batch = (0..16).map(|_| me(&app));
+        let first = join_all(batch).await;
+        kill(&app);
+        for res in first {
+            if res.status().is_server_error() {
+                assert_eq!(me(&app).await.status(), StatusCode::OK, "a retry succeeds");
+            } else {
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        }
+    }
+    kill(&app);
+    let after = join_all((0..32).map(|_| me(&app))).await;
+    let statuses: Vec<StatusCode> = after.iter().map(|r| r.status()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+
+type Columns = BTreeMap<String, BTreeMap<String, bool>>; // table -> column -> nullable
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Bool)]
+    nullable: bool,
+}
+
+fn collect(rows: Vec<ColumnRow>) -> Columns {
+    let mut out = Columns::new();
+    for r in rows {
+        out.entry(r.table_name)
+            .or_default()
+            .insert(r.column_name, r.nullable);
+    }
+    out
+}
+
+/// The tables and columns `src/db/schema.rs` declares, with their nullability.
+fn declared() -> Columns {
+    let text = include_str!("../../src/db/schema.rs");
+    let mut out = Columns::new();
+    let mut table: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if let Some((name, _)) = line.split_once(" (").filter(|_| line.ends_with('{')) {
+            table = Some(name.trim().to_string());
+        } else if line == "}" {
+            table = None;
+        } else if let (Some(t), Some((column, ty))) = (&table, line.split_once(" -> ")) {
+            out.entry(t.clone())
+                .or_default()
+                .insert(column.trim().to_string(), ty.starts_with("Nullable<"));
+        }
+    }
+    out
+}
+
+fn sqlite_columns() -> Columns {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("schema.db");
+    let mut conn = hotline::db::DbConnection::Sqlite(
+        SqliteConnection::establish(&path.to_string_lossy()).expect("sqlite"),
+    );
+    hotline::db::run_migrations(&mut conn).expect("migrate sqlite");
+    let rows: Vec<ColumnRow> = diesel::sql_query(
+        "SELECT m.name AS table_name, p.name AS column_name, (p.\"notnull\" = 0 AND p.pk = 0) AS nullable \
+         FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'",
+    )
+    .load(&mut conn)
+    .expect("sqlite columns");
+    collect(rows)
+}
+
+fn postgres_columns(url: &str) -> Columns {
+    let mut conn = hotline::db::DbConnection::Pg(PgConnection::establish(url).expect("postgres"));
+    hotline::db::run_migrations(&mut conn).expect("migrate postgres");
+    let rows: Vec<ColumnRow> = diesel::sql_query(
+        "SELECT table_name::text AS table_name, column_name::text AS column_name, \
+         (is_nullable = 'YES') AS nullable FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .load(&mut conn)
+    .expect("postgres columns");
+    collect(rows)
+}
+
+#[test]
+fn sqlite_migrations_match_schema_rs() {
+    assert_eq!(sqlite_columns(), declared());
+}
+
+#[test]
+#[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
+fn postgres_migrations_match_schema_rs_and_sqlite() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    let pg = postgres_columns(&db.url);
+    assert_eq!(pg, declared());
+    assert_eq!(pg, sqlite_columns());
+}
