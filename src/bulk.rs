@@ -184,15 +184,87 @@ fn join_list(items: &[String]) -> Option<String> {
 
 // ---- parsing --------------------------------------------------------------------------------
 
-/// Parses the whole file; rows that do not parse are reported by number.
-fn parse<T: DeserializeOwned>(format: Format, bytes: &[u8]) -> Result<Vec<(usize, T)>, AppError> {
+/// The file as text: UTF-8 (a byte-order mark is dropped), or GB18030 — what Excel writes for
+/// "CSV" on Chinese Windows (GBK is its subset) — else a 422 saying how to save it.
+fn decode(bytes: &[u8]) -> Result<String, AppError> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string());
+    }
+    let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+    if had_errors {
+        return Err(AppError::validation(
+            "the file is neither UTF-8 nor GB18030/GBK text; in Excel choose \
+             'Save As' → 'CSV UTF-8 (逗号分隔)(*.csv)'",
+        ));
+    }
+    Ok(text.into_owned())
+}
+
+/// The columns of a record type: each field, and whether it is required (not optional).
+fn columns<T: Serialize + Default>() -> Vec<(String, bool)> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(name, value)| (name, !value.is_null()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A CSV header must name every required column.
+fn check_header<T: Serialize + Default>(header: &csv::StringRecord) -> Result<(), AppError> {
+    let present: HashSet<&str> = header.iter().collect();
+    let columns = columns::<T>();
+    let missing: Vec<&str> = columns
+        .iter()
+        .filter(|(name, required)| *required && !present.contains(name.as_str()))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = |required: bool| {
+        columns
+            .iter()
+            .filter(|(_, r)| *r == required)
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Err(AppError::validation(format!(
+        "the first line must be the header; missing column(s): {}. Required: {}; optional: {}",
+        missing.join(", "),
+        list(true),
+        list(false)
+    )))
+}
+
+/// Rows that parsed, and the rows that did not (by number): both are reported together with
+/// the errors of applying the parsed ones.
+type Parsed<T> = (Vec<(usize, T)>, Vec<RowError>);
+
+/// Parses the whole file. An empty file, a missing header or a file without rows is refused
+/// whole (422).
+fn parse<T: DeserializeOwned + Serialize + Default>(
+    format: Format,
+    bytes: &[u8],
+) -> Result<Parsed<T>, AppError> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     match format {
         Format::Csv => {
+            let text = decode(bytes)?;
+            if text.trim().is_empty() {
+                return Err(AppError::validation("the file is empty"));
+            }
             let mut reader = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
-                .from_reader(bytes);
+                .from_reader(text.as_bytes());
+            let header = reader
+                .headers()
+                .map_err(|e| AppError::validation(format!("header: {}", csv_message(&e))))?
+                .clone();
+            check_header::<T>(&header)?;
             for (i, record) in reader.deserialize::<T>().enumerate() {
                 let row = i + 1;
                 match record {
@@ -232,10 +304,12 @@ fn parse<T: DeserializeOwned>(format: Format, bytes: &[u8]) -> Result<Vec<(usize
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(failed(errors));
+    if rows.is_empty() && errors.is_empty() {
+        return Err(AppError::validation(
+            "the file has no rows (a CSV file needs data lines below its header)",
+        ));
     }
-    Ok(rows)
+    Ok((rows, errors))
 }
 
 fn csv_message(e: &csv::Error) -> String {
@@ -249,6 +323,7 @@ fn csv_message(e: &csv::Error) -> String {
 }
 
 fn failed(mut errors: Vec<RowError>) -> AppError {
+    errors.sort_by_key(|e| e.row);
     let total = errors.len();
     errors.truncate(MAX_REPORTED);
     let first = errors
@@ -278,14 +353,13 @@ fn optional_enum<T: FromStr<Err = String>>(
 }
 
 /// Orders tree rows so that every parent comes before its children; rows whose parent is
-/// neither in the file nor in `existing` are reported.
+/// neither in the file nor in `existing` join the reported errors.
 fn parents_first<T>(
-    rows: Vec<(usize, T)>,
+    (rows, mut errors): Parsed<T>,
     code: impl Fn(&T) -> &str,
     parent: impl Fn(&T) -> Option<&str>,
     existing: &HashSet<String>,
-) -> Result<Vec<(usize, T)>, AppError> {
-    let mut errors = Vec::new();
+) -> Parsed<T> {
     let mut seen = HashSet::new();
     for (row, r) in &rows {
         if !seen.insert(code(r).to_string()) {
@@ -321,11 +395,7 @@ fn parents_first<T>(
             ),
         });
     }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.row);
-        return Err(failed(errors));
-    }
-    Ok(ordered)
+    (ordered, errors)
 }
 
 // ---- import ---------------------------------------------------------------------------------
@@ -353,15 +423,17 @@ pub fn import(
     })
 }
 
-/// Applies each row in its own savepoint inside one transaction; any failure rolls back all.
+/// Applies each row in its own savepoint inside one transaction; any failure — of a row that
+/// did not parse, or of one that did not apply — rolls back all, and every failing row is
+/// reported in the one answer.
 fn apply_all<T>(
     conn: &mut DbConnection,
-    rows: Vec<(usize, T)>,
+    (rows, parse_errors): Parsed<T>,
     mut apply: impl FnMut(&mut DbConnection, T) -> Result<bool, AppError>,
 ) -> Result<(usize, usize), AppError> {
     crate::db::write_tx(conn, |conn| {
         let (mut created, mut updated) = (0, 0);
-        let mut errors = Vec::new();
+        let mut errors = parse_errors;
         for (row, record) in rows {
             match conn.transaction(|conn| apply(conn, record)) {
                 Ok(true) => created += 1,
@@ -407,7 +479,7 @@ fn id_of(map: &HashMap<String, String>, field: &str, code: &str) -> Result<Strin
 
 fn import_departments(
     conn: &mut DbConnection,
-    rows: Vec<(usize, DepartmentRecord)>,
+    rows: Parsed<DepartmentRecord>,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), AppError> {
     let mut ids = codes(conn, Dataset::Departments)?;
@@ -417,7 +489,7 @@ fn import_departments(
         |r| &r.code,
         |r| r.parent_code.as_deref().filter(|p| !p.is_empty()),
         &existing,
-    )?;
+    );
     apply_all(conn, rows, |conn, r| {
         let level: DepartmentLevel = parse_enum("level", &r.level)?;
         let parent = match r.parent_code.as_deref().filter(|p| !p.is_empty()) {
@@ -456,7 +528,7 @@ fn import_departments(
 
 fn import_regions(
     conn: &mut DbConnection,
-    rows: Vec<(usize, RegionRecord)>,
+    rows: Parsed<RegionRecord>,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), AppError> {
     let mut ids = codes(conn, Dataset::Regions)?;
@@ -466,7 +538,7 @@ fn import_regions(
         |r| &r.code,
         |r| r.parent_code.as_deref().filter(|p| !p.is_empty()),
         &existing,
-    )?;
+    );
     apply_all(conn, rows, |conn, r| {
         let level: RegionLevel = parse_enum("level", &r.level)?;
         let parent = match r.parent_code.as_deref().filter(|p| !p.is_empty()) {
@@ -521,7 +593,7 @@ fn category_limits(r: &CategoryRecord) -> Option<TimeLimits> {
 
 fn import_categories(
     conn: &mut DbConnection,
-    rows: Vec<(usize, CategoryRecord)>,
+    rows: Parsed<CategoryRecord>,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), AppError> {
     let mut ids = codes(conn, Dataset::Categories)?;
@@ -532,7 +604,7 @@ fn import_categories(
         |r| &r.code,
         |r| r.parent_code.as_deref().filter(|p| !p.is_empty()),
         &existing,
-    )?;
+    );
     apply_all(conn, rows, |conn, r| {
         let parent = match r.parent_code.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => Some(CategoryId(id_of(&ids, "parent_code", p)?)),
@@ -596,7 +668,7 @@ fn import_categories(
 
 fn import_rules(
     conn: &mut DbConnection,
-    rows: Vec<(usize, RuleRecord)>,
+    rows: Parsed<RuleRecord>,
     actor: Option<&UserId>,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), AppError> {

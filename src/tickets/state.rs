@@ -446,4 +446,146 @@ mod tests {
         let co = staff("power", "/gov/power/");
         assert!(allowed_actions(&co, &facts(Status::InProgress)).contains(&Action::Contribute));
     }
+
+    /// The lifecycle of docs/domain.md §2, written out as a table independently of `rule` and
+    /// `next_status`: action, the states it starts from, the state it leads to (`=`: unchanged,
+    /// `before`: the state before the return), and who may take it (hotline roles by name,
+    /// `lead` = the lead department's staff and admins, `co` = a co-handler's staff, `viewer` =
+    /// anyone who sees the ticket).
+    const TABLE: &[(&str, &str, &str, &str)] = &[
+        (
+            "dispatch",
+            "registered",
+            "dispatched",
+            "dispatcher supervisor admin",
+        ),
+        (
+            "direct_answer",
+            "registered",
+            "replied",
+            "operator dispatcher supervisor admin",
+        ),
+        ("sign", "dispatched", "in_progress", "lead"),
+        ("forward", "dispatched in_progress", "dispatched", "lead"),
+        ("assign", "in_progress", "=", "lead"),
+        ("contribute", "in_progress", "=", "co"),
+        ("return", "dispatched in_progress", "return_pending", "lead"),
+        (
+            "approve_return",
+            "return_pending",
+            "dispatched",
+            "dispatcher supervisor admin",
+        ),
+        (
+            "reject_return",
+            "return_pending",
+            "before",
+            "dispatcher supervisor admin",
+        ),
+        ("request_extension", "in_progress", "=", "lead"),
+        ("approve_extension", "in_progress", "=", "supervisor admin"),
+        ("reject_extension", "in_progress", "=", "supervisor admin"),
+        ("reply", "in_progress", "replied", "lead"),
+        (
+            "redo",
+            "replied",
+            "in_progress",
+            "operator dispatcher supervisor admin",
+        ),
+        (
+            "close",
+            "replied",
+            "closed",
+            "operator dispatcher supervisor admin",
+        ),
+        (
+            "merge",
+            "registered dispatched in_progress return_pending replied",
+            "merged",
+            "operator dispatcher supervisor admin",
+        ),
+        (
+            "cancel",
+            "registered",
+            "cancelled",
+            "operator dispatcher supervisor admin",
+        ),
+        (
+            "note",
+            "registered dispatched in_progress return_pending replied closed merged cancelled",
+            "=",
+            "viewer",
+        ),
+        (
+            "public_note",
+            "registered dispatched in_progress return_pending replied",
+            "=",
+            "operator dispatcher supervisor admin lead",
+        ),
+    ];
+
+    /// Every action × every status × every kind of actor × both extension states, against the
+    /// table: the right new status, or 403 for the wrong actor, or 409 for the wrong state.
+    #[test]
+    fn every_action_status_and_role_follows_the_table() {
+        assert_eq!(
+            TABLE.len(),
+            Action::ALL.len(),
+            "every action is in the table"
+        );
+        let mut admin_staff = staff("water", "/gov/water/");
+        admin_staff.roles = RoleSet::new([Role::DepartmentAdmin]);
+        let actors: Vec<(&str, Actor)> = vec![
+            ("admin", hotline(Role::Admin)),
+            ("supervisor", hotline(Role::Supervisor)),
+            ("dispatcher", hotline(Role::Dispatcher)),
+            ("operator", hotline(Role::Operator)),
+            ("lead", staff("water", "/gov/water/")),
+            ("lead", admin_staff),
+            ("co", staff("power", "/gov/power/")),
+            ("parent", staff("gov", "/gov/")),
+        ];
+        let mut checked = 0;
+        for (action_name, from, to, who) in TABLE {
+            let action = Action::parse(action_name).expect("action in table");
+            for &status in Status::ALL.iter() {
+                for extension in [None, Some("requested")] {
+                    for (kind, actor) in &actors {
+                        let mut f = facts(status);
+                        f.extension_state = extension.map(str::to_string);
+                        let allowed_actor = who.split(' ').any(|w| w == *kind || w == "viewer");
+                        let extension_ok = match *action_name {
+                            "request_extension" => extension.is_none(),
+                            "approve_extension" | "reject_extension" => extension.is_some(),
+                            _ => true,
+                        };
+                        let state_ok =
+                            from.split(' ').any(|s| s == status.as_str()) && extension_ok;
+                        let got = decide(actor, &f, action);
+                        let context = format!("{action_name} by {kind} on {status} (extension {extension:?}): {got:?}");
+                        match (allowed_actor, state_ok) {
+                            (true, true) => {
+                                let expected = match *to {
+                                    "=" => status,
+                                    "before" => Status::InProgress,
+                                    other => other.parse().expect("status in table"),
+                                };
+                                assert_eq!(got, Ok(expected), "{context}");
+                                assert!(allowed_actions(actor, &f).contains(&action), "{context}");
+                            }
+                            (false, _) => {
+                                assert!(matches!(got, Err(Refusal::Forbidden(_))), "{context}");
+                                assert!(!allowed_actions(actor, &f).contains(&action), "{context}");
+                            }
+                            (true, false) => {
+                                assert!(matches!(got, Err(Refusal::Illegal { .. })), "{context}");
+                            }
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 19 * Status::ALL.len() * 2 * 8);
+    }
 }

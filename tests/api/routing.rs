@@ -12,6 +12,7 @@ on_both_backends!(
     json_import_and_export_round_trip,
     demo_county_routes_a_water_outage,
     import_of_15000_regions_completes,
+    imports_for_chinese_users,
 );
 
 struct World {
@@ -369,8 +370,12 @@ async fn csv_import_is_all_or_nothing(app: TestApp) {
         "code,name\nA,a\n",
     )
     .await;
-    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "import_failed").await;
-    assert_eq!(body["errors"][0]["row"], 1, "missing column: {body}");
+    // a missing required column is the header's fault, named once, not each row's
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("level")),
+        "missing column: {body}"
+    );
 
     let good = bad
         .replace("ministry", "county")
@@ -654,4 +659,90 @@ async fn import_of_15000_regions_completes(app: TestApp) {
         .json_ok()
         .await;
     assert_eq!(found["code"], "T0G0");
+}
+
+async fn post_bytes(app: &TestApp, token: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Content-Type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Excel on Chinese Windows saves "CSV" as GB18030/GBK: it is decoded. An empty file, a file
+/// without its header, and a file without rows are refused, and every bad row — whether it did
+/// not parse or did not apply — is in the one answer.
+async fn imports_for_chinese_users(app: TestApp) {
+    let admin = app.admin_token().await;
+    let text =
+        "code,name,level,parent_code\nGOV,寿光县人民政府,county,\nWATER,县自来水公司,utility,GOV\n";
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable);
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "the test file is not UTF-8"
+    );
+    let res = post_bytes(&app, &admin, "/api/v1/import/departments", gbk.into_owned()).await;
+    let report = res.json_ok().await;
+    assert_eq!(report["created"], 2);
+    let page: Value = app
+        .get("/api/v1/departments?q=自来水", Some(&admin))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(page["items"][0]["name"], "县自来水公司");
+    // neither UTF-8 nor GB18030
+    let res = post_bytes(
+        &app,
+        &admin,
+        "/api/v1/import/departments",
+        vec![0x80, 0xff, 0x81, 0x20, 0xff],
+    )
+    .await;
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("UTF-8")),
+        "{body}"
+    );
+    // empty, header missing, header only
+    for (file, says) in [
+        ("", "empty"),
+        ("  \n", "empty"),
+        ("X1,县政府,county,\n", "header"),
+        ("code,name,level,parent_code\n", "no rows"),
+    ] {
+        let res = post_bytes(
+            &app,
+            &admin,
+            "/api/v1/import/departments",
+            file.as_bytes().to_vec(),
+        )
+        .await;
+        let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{file:?}: {body}"
+        );
+    }
+    // a row that does not parse (row 1: active is not a boolean) and rows that do not apply
+    // (row 2: bad level; row 3: unknown parent) — all in one answer
+    let file = "code,name,level,parent_code,active\nA1,a,county,,maybe\nA2,b,ministry,,\nA3,c,town,NOPE,\n";
+    let res = post_bytes(
+        &app,
+        &admin,
+        "/api/v1/import/departments",
+        file.as_bytes().to_vec(),
+    )
+    .await;
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "import_failed").await;
+    let rows: Vec<u64> = body["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["row"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(rows, vec![1, 2, 3], "{body}");
 }
