@@ -395,7 +395,10 @@ pub fn ensure_initial_admin(
     };
     match create(conn, input, now) {
         Ok(_) => Ok(Some(password)),
-        Err(AppError::Duplicate) => Ok(None),
+        Err(AppError::Conflict {
+            code: "username_taken",
+            ..
+        }) => Ok(None),
         Err(e) => Err(e),
     }
 }

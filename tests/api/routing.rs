@@ -373,7 +373,9 @@ async fn csv_import_is_all_or_nothing(app: TestApp) {
     // a missing required column is the header's fault, named once, not each row's
     let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert!(
-        body["message"].as_str().is_some_and(|m| m.contains("level")),
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("level")),
         "missing column: {body}"
     );
 
