@@ -145,7 +145,7 @@ pub fn check_can_attach(
     id: &TicketId,
     max_per_ticket: usize,
 ) -> Result<(TicketRow, usize), AppError> {
-    let row = match &viewer.api_client_id {
+    let row = match viewer.api_client_id() {
         Some(client) => tickets::table
             .find(id.as_str())
             .filter(tickets::api_client_id.eq(client))
@@ -320,7 +320,10 @@ pub fn attach(
                 content_type: content_type.to_string(),
                 size_bytes: upload.bytes.len() as i64,
                 filename: clean_filename(&upload.filename, content_type),
-                uploaded_by: viewer.user_id.clone().or(viewer.api_client_id.clone()),
+                uploaded_by: viewer
+                    .user_id()
+                    .or(viewer.api_client_id())
+                    .map(str::to_string),
                 created_at: now,
             };
             diesel::insert_into(ticket_attachments::table)

@@ -85,6 +85,13 @@ pub struct AccessLogRow {
     pub created_at: NaiveDateTime,
 }
 
+/// A co-handling department of a ticket, with its tree path (for visibility).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoHandler {
+    pub department_id: String,
+    pub department_path: String,
+}
+
 // ---- input ----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -249,7 +256,7 @@ pub struct Ticket {
 impl Ticket {
     pub fn from_row(
         row: &TicketRow,
-        co: &[(String, String)],
+        co: &[CoHandler],
         citizen: Citizen,
         caller_number: Option<String>,
         allowed_actions: Vec<Action>,
@@ -274,7 +281,10 @@ impl Ticket {
             citizen,
             confidential: row.confidential,
             lead_department_id: row.lead_department_id.clone().map(DepartmentId),
-            co_department_ids: co.iter().map(|(d, _)| DepartmentId(d.clone())).collect(),
+            co_department_ids: co
+                .iter()
+                .map(|c| DepartmentId(c.department_id.clone()))
+                .collect(),
             assignee_id: row.assignee_id.clone().map(UserId),
             merged_into: row.merged_into.clone().map(TicketId),
             reply: row.reply.clone(),

@@ -1,0 +1,405 @@
+//! Reading tickets: the masked views, the explicit and logged reveal of contact data, lists
+//! and queues, the event log, merge candidates, and the access log.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::model::*;
+use super::state::{self};
+use super::*;
+use crate::auth::Role;
+use crate::catalogue::{self};
+use crate::db::schema::{access_log, ticket_co_handlers, ticket_events, tickets};
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, WhenMissing};
+use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId};
+use crate::pagination::{Page, PageRequest};
+use crate::vocab::{Kind, Status};
+use crate::{org, regions, tree, validate};
+
+/// The view of a ticket its creator just took in (masked like every view).
+pub fn intake_view(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    row: &TicketRow,
+) -> Result<Ticket, AppError> {
+    let co = co_handlers_of(conn, &row.id)?;
+    Ok(view(row, &co, viewer))
+}
+
+/// The ticket view; contact data masked.
+pub fn get(conn: &mut DbConnection, viewer: &Viewer, id: &TicketId) -> Result<Ticket, AppError> {
+    let (row, co) = load_visible(conn, viewer, id)?;
+    Ok(view(&row, &co, viewer))
+}
+
+/// A `report` seen by a department: the reporter's identity is never shown.
+pub(super) fn hides_reporter(row: &TicketRow, viewer: &Viewer) -> bool {
+    row.kind == Kind::Report.as_str() && viewer.is_department_user()
+}
+
+/// The full contact data of a ticket, for a viewer whose role grants contact access, with a
+/// reason; the answer is written to the access log with the fields it shows.
+pub fn reveal(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    id: &TicketId,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<RevealedContact, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() || validate::text_ok(reason, 200).is_err() {
+        return Err(AppError::validation(
+            "reason: 1-200 characters: why the contact data is needed",
+        ));
+    }
+    let (row, _) = load_visible(conn, viewer, id)?;
+    let Some(user) = viewer.user_id().map(str::to_string) else {
+        return Err(AppError::Forbidden("contact data is for staff".into()));
+    };
+    if !viewer.contact_access {
+        return Err(AppError::Forbidden(
+            "your roles do not grant access to citizens' contact data".into(),
+        ));
+    }
+    if hides_reporter(&row, viewer) {
+        return Err(AppError::Forbidden(
+            "the reporter of a report is never revealed to departments".into(),
+        ));
+    }
+    let hotline = !viewer.is_department_user();
+    let raw_input = if hotline {
+        let created: Option<String> = ticket_events::table
+            .filter(ticket_events::ticket_id.eq(&row.id))
+            .filter(ticket_events::seq.eq(1))
+            .select(ticket_events::payload)
+            .first(conn)
+            .optional()?;
+        created
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|mut p| p.get_mut(RAW_INPUT).map(Value::take))
+    } else {
+        None
+    };
+    let open_id = row.citizen_open_id.clone().filter(|_| hotline);
+    let fields: Vec<String> = [
+        ("citizen_name", row.citizen_name.is_some()),
+        ("citizen_phone", row.citizen_phone.is_some()),
+        ("citizen_address", row.citizen_address.is_some()),
+        ("open_id", open_id.is_some()),
+        ("caller_number", row.caller_number.is_some()),
+        (RAW_INPUT, raw_input.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, present)| *present)
+    .map(|(f, _)| f.to_string())
+    .collect();
+    if !fields.is_empty() {
+        diesel::insert_into(access_log::table)
+            .values((
+                access_log::id.eq(db::new_id()),
+                access_log::user_id.eq(&user),
+                access_log::ticket_id.eq(&row.id),
+                access_log::fields.eq(fields.join(",")),
+                access_log::reason.eq(reason),
+                access_log::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(RevealedContact {
+        ticket_id: TicketId(row.id.clone()),
+        number: row.number.clone(),
+        citizen_name: row.citizen_name,
+        citizen_phone: row.citizen_phone,
+        citizen_address: row.citizen_address,
+        open_id,
+        caller_number: row.caller_number,
+        raw_input,
+        fields,
+    })
+}
+
+pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer) -> Ticket {
+    let f = facts(row, co);
+    let hide_reporter = hides_reporter(row, viewer);
+    let shown = |value: &Option<String>, mask: fn(&str) -> String| {
+        if hide_reporter {
+            None
+        } else {
+            value.as_deref().map(mask)
+        }
+    };
+    let citizen = Citizen {
+        name: shown(&row.citizen_name, privacy::mask_name),
+        phone: shown(&row.citizen_phone, privacy::mask_phone),
+        address: shown(&row.citizen_address, privacy::mask_address),
+        open_id: if viewer.is_department_user() {
+            None
+        } else {
+            row.citizen_open_id.as_deref().map(privacy::mask_id)
+        },
+        anonymous: row.anonymous,
+        masked: true,
+        reporter_hidden: hide_reporter,
+    };
+    let caller_number = shown(&row.caller_number, privacy::mask_phone);
+    Ticket::from_row(
+        row,
+        co,
+        citizen,
+        caller_number,
+        state::allowed_actions(&viewer.actor, &f),
+    )
+}
+
+/// Lists tickets the viewer may see, filtered; contact data is always masked in lists.
+pub fn list(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    page: &PageRequest,
+) -> Result<Page<Ticket>, AppError> {
+    let mut query = tickets::table.into_boxed();
+    // visibility
+    let supervisor =
+        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    if !supervisor {
+        if viewer.is_department_user() {
+            let Some(path) = viewer.actor.department_path.clone() else {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            };
+            let own = viewer.actor.department_id.clone().unwrap_or_default();
+            let (lo, hi) = tree::subtree_range(&path);
+            let co_tickets = ticket_co_handlers::table
+                .filter(ticket_co_handlers::department_path.ge(lo.clone()))
+                .filter(ticket_co_handlers::department_path.lt(hi.clone()))
+                .select(ticket_co_handlers::ticket_id);
+            query = query.filter(
+                tickets::lead_department_path
+                    .ge(lo)
+                    .and(tickets::lead_department_path.lt(hi))
+                    .or(tickets::id.eq_any(co_tickets)),
+            );
+            query = query.filter(
+                tickets::confidential
+                    .eq(false)
+                    .or(tickets::lead_department_id.eq(own)),
+            );
+        } else {
+            query = query.filter(tickets::confidential.eq(false));
+        }
+    }
+    // queues
+    match filter.queue {
+        None => {}
+        Some(Queue::Dispatch) => {
+            query = query.filter(tickets::status.eq(Status::Registered.as_str()))
+        }
+        Some(Queue::ReturnReview) => {
+            query = query.filter(tickets::status.eq(Status::ReturnPending.as_str()))
+        }
+        Some(Queue::Callback) => query = query.filter(tickets::status.eq(Status::Replied.as_str())),
+        Some(q @ (Queue::ToSign | Queue::InProgress | Queue::Returned)) => {
+            let own = viewer.actor.department_id.clone().ok_or_else(|| {
+                AppError::bad_request(
+                    "invalid_query",
+                    "queue: department queues are for department staff",
+                )
+            })?;
+            let status = match q {
+                Queue::ToSign => Status::Dispatched,
+                Queue::InProgress => Status::InProgress,
+                _ => Status::ReturnPending,
+            };
+            query = query
+                .filter(tickets::lead_department_id.eq(own))
+                .filter(tickets::status.eq(status.as_str()));
+        }
+        Some(Queue::Mine) => {
+            let me = viewer.user_id().unwrap_or_default().to_string();
+            query = query.filter(tickets::assignee_id.eq(me)).filter(
+                tickets::status.eq_any([Status::InProgress.as_str(), Status::Dispatched.as_str()]),
+            );
+        }
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(tickets::status.eq(status.as_str()));
+    }
+    if let Some(d) = filter.department_id {
+        let path = org::find_row(conn, &DepartmentId(d.to_string()))
+            .when_missing(|| {
+                AppError::bad_request("invalid_query", "department_id: no such department")
+            })?
+            .path;
+        let (lo, hi) = tree::subtree_range(&path);
+        query = query.filter(
+            tickets::lead_department_path
+                .ge(lo)
+                .and(tickets::lead_department_path.lt(hi)),
+        );
+    }
+    if let Some(c) = filter.category_id {
+        let path = catalogue::find_row(conn, &CategoryId(c.to_string()))
+            .when_missing(|| {
+                AppError::bad_request("invalid_query", "category_id: no such category")
+            })?
+            .path;
+        let ids = crate::db::schema::categories::table
+            .filter(crate::db::schema::categories::path.ge(tree::subtree_range(&path).0))
+            .filter(crate::db::schema::categories::path.lt(tree::subtree_range(&path).1))
+            .select(crate::db::schema::categories::id.nullable());
+        query = query.filter(tickets::category_id.eq_any(ids));
+    }
+    if let Some(r) = filter.region_id {
+        let path = regions::find_row(conn, &RegionId(r.to_string()))
+            .when_missing(|| AppError::bad_request("invalid_query", "region_id: no such region"))?
+            .path;
+        let ids = crate::db::schema::regions::table
+            .filter(crate::db::schema::regions::path.ge(tree::subtree_range(&path).0))
+            .filter(crate::db::schema::regions::path.lt(tree::subtree_range(&path).1))
+            .select(crate::db::schema::regions::id.nullable());
+        query = query.filter(tickets::region_id.eq_any(ids));
+    }
+    if let Some(k) = filter.kind {
+        query = query.filter(tickets::kind.eq(k.as_str()));
+    }
+    if let Some(u) = filter.urgency {
+        query = query.filter(tickets::urgency.eq(u.as_str()));
+    }
+    if let Some(c) = filter.channel {
+        query = query.filter(tickets::channel.eq(c.as_str()));
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(tickets::created_at.ge(from.naive_utc()));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(tickets::created_at.lt(to.naive_utc()));
+    }
+    if let Some(phone) = filter.phone.as_deref().filter(|p| !p.is_empty()) {
+        if viewer.is_department_user() {
+            return Err(AppError::Forbidden(
+                "searching by phone number is for hotline staff".into(),
+            ));
+        }
+        // the stored form: `138 1234 5678` and `+86 138-1234-5678` find `13812345678`
+        let phone = crate::phone::parse(phone)
+            .map_err(|e| AppError::bad_request("invalid_query", format!("phone: {e}")))?
+            .into_string();
+        query = query.filter(
+            tickets::citizen_phone
+                .eq(phone.clone())
+                .or(tickets::caller_number.eq(phone)),
+        );
+    }
+    if let Some(number) = filter.number.as_deref().filter(|n| !n.is_empty()) {
+        query = query.filter(tickets::number.eq(number.to_string()));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        let pattern = crate::db::contains_pattern(q);
+        query = query.filter(
+            tickets::title
+                .like(pattern.clone())
+                .or(tickets::description.like(pattern)),
+        );
+    }
+    let newest_first = filter.order == Some(Order::Newest);
+    if let Some(after) = page.after_key()? {
+        query = if newest_first {
+            query.filter(tickets::id.lt(after.to_string()))
+        } else {
+            query.filter(tickets::id.gt(after.to_string()))
+        };
+    }
+    query = if newest_first {
+        query.order(tickets::id.desc())
+    } else {
+        query.order(tickets::id.asc())
+    };
+    let rows: Vec<TicketRow> = query.limit(page.fetch_limit()).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut co = co_handlers(conn, &ids)?;
+    Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()])
+        .map(|row| view(&row, &co.remove(&row.id).unwrap_or_default(), viewer)))
+}
+
+/// The event log of a ticket, oldest first; internal notes are shown to staff only.
+pub fn events(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    id: &TicketId,
+    page: &PageRequest,
+) -> Result<Page<Event>, AppError> {
+    load_visible(conn, viewer, id)?;
+    let mut query = ticket_events::table
+        .filter(ticket_events::ticket_id.eq(id.as_str()))
+        .into_boxed();
+    if let Some(after) = page.after_key()? {
+        let seq: i32 = after.parse().map_err(|_| {
+            AppError::bad_request("invalid_cursor", "cursor: belongs to another list")
+        })?;
+        query = query.filter(ticket_events::seq.gt(seq));
+    }
+    let rows: Vec<EventRow> = query
+        .order(ticket_events::seq.asc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(Page::from_rows(rows, page, |e| vec![e.seq.to_string()]).map(Event::from))
+}
+
+/// Open tickets of the same category and region, to merge duplicates at intake.
+pub fn similar(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    category: &CategoryId,
+    region: Option<&RegionId>,
+) -> Result<Vec<Ticket>, AppError> {
+    let open: Vec<&str> = Status::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
+    let mut query = tickets::table
+        .filter(tickets::category_id.eq(category.as_str()))
+        .filter(tickets::status.eq_any(open))
+        .filter(tickets::confidential.eq(false))
+        .into_boxed();
+    if let Some(r) = region {
+        query = query.filter(tickets::region_id.eq(r.as_str()));
+    }
+    let rows: Vec<TicketRow> = query.order(tickets::id.desc()).limit(20).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut co = co_handlers(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let c = co.remove(&r.id).unwrap_or_default();
+            state::can_see(&viewer.actor, &facts(&r, &c)).then(|| view(&r, &c, viewer))
+        })
+        .collect())
+}
+
+pub fn access_log(
+    conn: &mut DbConnection,
+    filter: &AccessLogFilter,
+    page: &PageRequest,
+) -> Result<Page<AccessLogEntry>, AppError> {
+    let mut query = access_log::table.into_boxed();
+    if let Some(t) = filter.ticket_id {
+        query = query.filter(access_log::ticket_id.eq(t.to_string()));
+    }
+    if let Some(u) = filter.user_id {
+        query = query.filter(access_log::user_id.eq(u.to_string()));
+    }
+    if let Some(after) = page.after_key()? {
+        query = query.filter(access_log::id.lt(after.to_string()));
+    }
+    let rows: Vec<AccessLogRow> = query
+        .order(access_log::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
+    Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()]).map(AccessLogEntry::from))
+}
