@@ -128,22 +128,30 @@ pub async fn list(
 pub struct SimilarQuery {
     pub category_id: uuid::Uuid,
     pub region_id: Option<uuid::Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/similar", tag = "tickets", security(("bearer" = [])),
     params(SimilarQuery),
-    responses((status = 200, description = "Up to 20 open tickets of the same category (and region), newest first: merge candidates", body = Vec<Ticket>)))]
+    responses((status = 200, description = "Open tickets of the same category (and region), newest first: merge candidates", body = Page<Ticket>)))]
 pub async fn similar(
     state: web::Data<AppState>,
     principal: Principal,
     query: web::Query<SimilarQuery>,
-) -> Result<web::Json<Vec<Ticket>>, AppError> {
+) -> Result<web::Json<Page<Ticket>>, AppError> {
     let viewer = staff_viewer(&state, &principal)?;
+    let query = query.into_inner();
     let category = CategoryId(query.category_id.to_string());
     let region = query.region_id.map(|r| RegionId(r.to_string()));
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .validate()?;
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            tickets::similar(c, &viewer, &category, region.as_ref())
+            tickets::similar(c, &viewer, &category, region.as_ref(), &page)
         })
         .await?,
     ))

@@ -19,7 +19,7 @@ pub use self::citizen::{citizen_ticket, citizen_tickets};
 use self::intake::routing_request;
 pub use self::intake::{create, submit};
 use self::numbering::next_number;
-use self::reads::view;
+use self::reads::view_one;
 pub use self::reads::{access_log, events, get, intake_view, list, reveal, similar};
 pub use self::transitions::act;
 use self::transitions::apply;

@@ -206,6 +206,13 @@ pub struct Call {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// A department by id and name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DepartmentRef {
+    pub id: DepartmentId,
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Extension {
     /// `requested`, `approved` or `rejected`.
@@ -235,8 +242,13 @@ pub struct Ticket {
     pub citizen: Citizen,
     pub confidential: bool,
     pub lead_department_id: Option<DepartmentId>,
+    pub lead_department_name: Option<String>,
     pub co_department_ids: Vec<DepartmentId>,
+    /// The co-handling departments with their names.
+    pub co_departments: Vec<DepartmentRef>,
     pub assignee_id: Option<UserId>,
+    /// The assignee's display name.
+    pub assignee_name: Option<String>,
     pub merged_into: Option<TicketId>,
     pub reply: Option<String>,
     pub extension: Option<Extension>,
@@ -286,6 +298,9 @@ impl Ticket {
                 .map(|c| DepartmentId(c.department_id.clone()))
                 .collect(),
             assignee_id: row.assignee_id.clone().map(UserId),
+            co_departments: Vec::new(),
+            lead_department_name: None,
+            assignee_name: None,
             merged_into: row.merged_into.clone().map(TicketId),
             reply: row.reply.clone(),
             extension: row.extension_state.clone().map(|state| Extension {
@@ -316,6 +331,8 @@ pub struct EventActor {
     pub kind: String,
     pub id: Option<String>,
     pub role: Option<String>,
+    /// The user's display name or the API client's name.
+    pub name: Option<String>,
 }
 
 /// The payload key under which a `create` event keeps contact data as typed.
@@ -349,6 +366,7 @@ impl From<EventRow> for Event {
                 kind: e.actor_kind,
                 id: e.actor_id,
                 role: e.actor_role,
+                name: None,
             },
             from_status: e.from_status.and_then(|s| s.parse().ok()),
             to_status: e.to_status.parse().unwrap_or(Status::Registered),

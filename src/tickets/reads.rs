@@ -25,13 +25,13 @@ pub fn intake_view(
     row: &TicketRow,
 ) -> Result<Ticket, AppError> {
     let co = co_handlers_of(conn, &row.id)?;
-    Ok(view(row, &co, viewer))
+    view_one(conn, row, &co, viewer)
 }
 
 /// The ticket view; contact data masked.
 pub fn get(conn: &mut DbConnection, viewer: &Viewer, id: &TicketId) -> Result<Ticket, AppError> {
     let (row, co) = load_visible(conn, viewer, id)?;
-    Ok(view(&row, &co, viewer))
+    view_one(conn, &row, &co, viewer)
 }
 
 /// A `report` seen by a department: the reporter's identity is never shown.
@@ -120,7 +120,86 @@ pub fn reveal(
     })
 }
 
-pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer) -> Ticket {
+/// Display names of the departments and people a set of tickets or events refers to, loaded
+/// with one query per table for the whole page (never one per ticket).
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    departments: HashMap<String, String>,
+    users: HashMap<String, String>,
+    clients: HashMap<String, String>,
+}
+
+impl Names {
+    pub(super) fn for_tickets<'a>(
+        conn: &mut DbConnection,
+        rows: impl IntoIterator<Item = (&'a TicketRow, &'a [CoHandler])>,
+    ) -> Result<Names, AppError> {
+        let mut departments = Vec::new();
+        let mut users = Vec::new();
+        for (row, co) in rows {
+            departments.extend(row.lead_department_id.clone());
+            departments.extend(co.iter().map(|c| c.department_id.clone()));
+            users.extend(row.assignee_id.clone());
+        }
+        Names::load(conn, departments, users, Vec::new())
+    }
+
+    pub(super) fn load(
+        conn: &mut DbConnection,
+        departments: Vec<String>,
+        users: Vec<String>,
+        clients: Vec<String>,
+    ) -> Result<Names, AppError> {
+        use crate::db::schema::{api_clients, departments as depts, users as users_table};
+        let mut names = Names::default();
+        if !departments.is_empty() {
+            names.departments = depts::table
+                .filter(depts::id.eq_any(departments))
+                .select((depts::id, depts::name))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !users.is_empty() {
+            names.users = users_table::table
+                .filter(users_table::id.eq_any(users))
+                .select((users_table::id, users_table::display_name))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !clients.is_empty() {
+            names.clients = api_clients::table
+                .filter(api_clients::id.eq_any(clients))
+                .select((api_clients::id, api_clients::name))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        Ok(names)
+    }
+
+    fn department(&self, id: &str) -> Option<String> {
+        self.departments.get(id).cloned()
+    }
+
+    fn user(&self, id: &str) -> Option<String> {
+        self.users.get(id).cloned()
+    }
+}
+
+/// The view of one ticket, with the names it refers to.
+pub(super) fn view_one(
+    conn: &mut DbConnection,
+    row: &TicketRow,
+    co: &[CoHandler],
+    viewer: &Viewer,
+) -> Result<Ticket, AppError> {
+    let names = Names::for_tickets(conn, [(row, co)])?;
+    Ok(view(row, co, viewer, &names))
+}
+
+pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer, names: &Names) -> Ticket {
     let f = facts(row, co);
     let hide_reporter = hides_reporter(row, viewer);
     let shown = |value: &Option<String>, mask: fn(&str) -> String| {
@@ -144,13 +223,26 @@ pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer) -> Ticket
         reporter_hidden: hide_reporter,
     };
     let caller_number = shown(&row.caller_number, privacy::mask_phone);
-    Ticket::from_row(
+    let mut ticket = Ticket::from_row(
         row,
         co,
         citizen,
         caller_number,
         state::allowed_actions(&viewer.actor, &f),
-    )
+    );
+    ticket.lead_department_name = row
+        .lead_department_id
+        .as_deref()
+        .and_then(|d| names.department(d));
+    ticket.co_departments = co
+        .iter()
+        .map(|c| DepartmentRef {
+            id: DepartmentId(c.department_id.clone()),
+            name: names.department(&c.department_id),
+        })
+        .collect();
+    ticket.assignee_name = row.assignee_id.as_deref().and_then(|u| names.user(u));
+    ticket
 }
 
 /// Lists tickets the viewer may see, filtered; contact data is always masked in lists.
@@ -321,9 +413,12 @@ pub fn list(
     };
     let rows: Vec<TicketRow> = query.limit(page.fetch_limit()).load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut co = co_handlers(conn, &ids)?;
+    let co = co_handlers(conn, &ids)?;
+    let none: Vec<CoHandler> = Vec::new();
+    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
+    let names = Names::for_tickets(conn, rows.iter().map(|r| (r, co_of(&r.id))))?;
     Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()])
-        .map(|row| view(&row, &co.remove(&row.id).unwrap_or_default(), viewer)))
+        .map(|row| view(&row, co_of(&row.id), viewer, &names)))
 }
 
 /// The event log of a ticket, oldest first; internal notes are shown to staff only.
@@ -347,7 +442,25 @@ pub fn events(
         .order(ticket_events::seq.asc())
         .limit(page.fetch_limit())
         .load(conn)?;
-    Ok(Page::from_rows(rows, page, |e| vec![e.seq.to_string()]).map(Event::from))
+    let actors = |kind: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|e| e.actor_kind == kind)
+            .filter_map(|e| e.actor_id.clone())
+            .collect()
+    };
+    let names = Names::load(conn, Vec::new(), actors("user"), actors("api_client"))?;
+    Ok(
+        Page::from_rows(rows, page, |e| vec![e.seq.to_string()]).map(|e| {
+            let name = match (e.actor_kind.as_str(), e.actor_id.as_deref()) {
+                ("user", Some(id)) => names.users.get(id).cloned(),
+                ("api_client", Some(id)) => names.clients.get(id).cloned(),
+                _ => None,
+            };
+            let mut event = Event::from(e);
+            event.actor.name = name;
+            event
+        }),
+    )
 }
 
 /// Open tickets of the same category and region, to merge duplicates at intake.
@@ -356,7 +469,8 @@ pub fn similar(
     viewer: &Viewer,
     category: &CategoryId,
     region: Option<&RegionId>,
-) -> Result<Vec<Ticket>, AppError> {
+    page: &PageRequest,
+) -> Result<Page<Ticket>, AppError> {
     let open: Vec<&str> = Status::ALL
         .iter()
         .filter(|s| s.is_open())
@@ -370,16 +484,26 @@ pub fn similar(
     if let Some(r) = region {
         query = query.filter(tickets::region_id.eq(r.as_str()));
     }
-    let rows: Vec<TicketRow> = query.order(tickets::id.desc()).limit(20).load(conn)?;
+    if let Some(after) = page.after_key()? {
+        query = query.filter(tickets::id.lt(after.to_string()));
+    }
+    let rows: Vec<TicketRow> = query
+        .order(tickets::id.desc())
+        .limit(page.fetch_limit())
+        .load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut co = co_handlers(conn, &ids)?;
-    Ok(rows
+    let co = co_handlers(conn, &ids)?;
+    let none: Vec<CoHandler> = Vec::new();
+    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
+    let names = Names::for_tickets(conn, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let mut page = Page::from_rows(rows, page, |r| vec![r.id.clone()]);
+    // the cursor follows the query; a ticket the viewer may not see is left out of the items
+    let items = std::mem::take(&mut page.items)
         .into_iter()
-        .filter_map(|r| {
-            let c = co.remove(&r.id).unwrap_or_default();
-            state::can_see(&viewer.actor, &facts(&r, &c)).then(|| view(&r, &c, viewer))
-        })
-        .collect())
+        .filter(|r| state::can_see(&viewer.actor, &facts(r, co_of(&r.id))))
+        .collect();
+    page.items = items;
+    Ok(page.map(|r| view(&r, co_of(&r.id), viewer, &names)))
 }
 
 pub fn access_log(

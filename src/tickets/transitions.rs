@@ -58,12 +58,19 @@ fn text(
     Ok(v)
 }
 
+/// A department named by its id or by its code (`WATER-SUPPLY`), which must be active.
 fn active_department(
     conn: &mut DbConnection,
     field: &str,
     id: &DepartmentId,
 ) -> Result<org::DepartmentRow, AppError> {
-    let row = org::referenced(conn, field, id)?;
+    let row = if uuid::Uuid::parse_str(id.as_str()).is_ok() {
+        org::referenced(conn, field, id)?
+    } else {
+        org::find_by_code(conn, id.as_str())?.ok_or_else(|| {
+            AppError::validation(format!("{field}: no department with id or code '{id}'"))
+        })?
+    };
     if !row.active {
         return Err(AppError::validation(format!(
             "{field}: the department '{}' is inactive",
@@ -130,7 +137,7 @@ pub fn act(
             }
         }
         let (row, co) = apply(conn, viewer, row, co, action, body, now)?;
-        Ok(view(&row, &co, viewer))
+        view_one(conn, &row, &co, viewer)
     })
 }
 

@@ -17,6 +17,7 @@ on_both_backends!(
     refusals,
     idempotent_mini_program_submission,
     privacy_masks_and_logs,
+    answers_carry_names_and_take_department_codes,
     queues_and_search,
     citizen_status_lookup,
 );
@@ -554,7 +555,11 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
         .await
         .json_ok()
         .await;
-    assert_eq!(similar.as_array().map(Vec::len), Some(2));
+    assert_eq!(similar["items"].as_array().map(Vec::len), Some(2));
+    assert!(
+        similar.get("next_cursor").is_some(),
+        "a page like every list"
+    );
     let res = act_raw(
         &app,
         &o.operator,
@@ -1556,4 +1561,87 @@ fn walk(dir: &std::path::Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// Answers name what they refer to: the lead department, the co-handlers, the assignee and each
+/// event's actor; dispatch and forward take a department code as well as an id.
+async fn answers_carry_names_and_take_department_codes(app: TestApp) {
+    let o = org(&app).await;
+    let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let t = act(
+        &app,
+        &o.dispatcher,
+        &t,
+        "dispatch",
+        json!({"department_id": "WATER", "co_department_ids": ["EDU"]}),
+    )
+    .await;
+    assert_eq!(t["lead_department_id"], o.water.as_str());
+    assert_eq!(t["lead_department_name"], "Dept WATER");
+    assert_eq!(t["co_departments"][0]["name"], "Dept EDU");
+    let res = act_raw(
+        &app,
+        &o.dispatcher,
+        &t,
+        "dispatch",
+        json!({"department_id": "NOPE"}),
+    )
+    .await;
+    assert_error(res, StatusCode::CONFLICT, "illegal_transition").await;
+    let t = act(&app, &o.water_staff, &t, "sign", json!({})).await;
+    let t = act(
+        &app,
+        &o.water_staff,
+        &t,
+        "assign",
+        json!({"assignee_id": o.water_staff_id}),
+    )
+    .await;
+    assert_eq!(t["assignee_name"], "water-staff");
+    let t = act(
+        &app,
+        &o.water_staff,
+        &t,
+        "forward",
+        json!({"department_id": "WATER-EAST"}),
+    )
+    .await;
+    assert_eq!(t["lead_department_name"], "Dept WATER-EAST");
+    let id = t["id"].as_str().expect("id");
+    let events = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(&o.supervisor))
+        .await
+        .json_ok()
+        .await;
+    let names: Vec<&str> = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["actor"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "operator1",
+            "dispatcher1",
+            "water-staff",
+            "water-staff",
+            "water-staff"
+        ]
+    );
+    // an unknown code is a clear 422 where the state allows the action
+    let u = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let res = act_raw(
+        &app,
+        &o.dispatcher,
+        &u,
+        "dispatch",
+        json!({"department_id": "NOPE"}),
+    )
+    .await;
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("NOPE")),
+        "{body}"
+    );
 }
