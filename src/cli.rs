@@ -188,7 +188,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
     match command {
         Command::Serve(args) => serve(settings, args.demo).await,
         Command::Migrate => {
-            let (_, applied) = prepare_database(&settings).await?;
+            let (_, applied) = open_database(&settings).await?;
             if applied.is_empty() {
                 println!("database is up to date");
             } else {
@@ -204,11 +204,11 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             Ok(())
         }
         Command::User(cmd) => {
-            let (pool, _) = prepare_database(&settings).await?;
+            let (pool, _) = open_database(&settings).await?;
             db::run(&pool, move |c| user_command(c, cmd)).await
         }
         Command::ApiClient(cmd) => {
-            let (pool, _) = prepare_database(&settings).await?;
+            let (pool, _) = open_database(&settings).await?;
             db::run(&pool, move |c| api_client_command(c, cmd)).await
         }
         Command::Import {
@@ -231,7 +231,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             let bytes = std::fs::read(&file).map_err(|e| {
                 AppError::validation(format!("cannot read {}: {e}", file.display()))
             })?;
-            let (pool, _) = prepare_database(&settings).await?;
+            let (pool, _) = open_database(&settings).await?;
             let now = Clock::system().now();
             let result = db::run(&pool, move |c| {
                 bulk::import(c, dataset, format, &bytes, None, now)
@@ -255,7 +255,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             }
         }
         Command::Export { dataset, format } => {
-            let (pool, _) = prepare_database(&settings).await?;
+            let (pool, _) = open_database(&settings).await?;
             let bytes = db::run(&pool, move |c| bulk::export(c, dataset, format)).await?;
             use std::io::Write;
             std::io::stdout()
@@ -263,7 +263,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                 .map_err(|e| AppError::Internal(format!("cannot write: {e}")))
         }
         Command::SeedDemo => {
-            let (pool, _) = prepare_database(&settings).await?;
+            let (pool, _) = open_database(&settings).await?;
             let given = std::env::var("HOTLINE_ADMIN_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty());
@@ -367,6 +367,10 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), AppError> {
     }
     say(format!(
         "hotline is listening on {base} ({backend:?}); API docs at {base}/docs"
+    ));
+    say(format!(
+        "database: {}",
+        crate::config::redact_url(&state.settings.database.url)
     ));
     match created {
         Some(password) => {
@@ -565,4 +569,14 @@ fn api_client_command(conn: &mut DbConnection, cmd: ApiClientCommand) -> Result<
         }
     }
     Ok(())
+}
+
+/// Opens (and migrates) the database a command works on, saying which one on standard error
+/// (standard output stays clean for `export`).
+async fn open_database(settings: &Settings) -> Result<(db::Pool, Vec<String>), AppError> {
+    eprintln!(
+        "database: {}",
+        crate::config::redact_url(&settings.database.url)
+    );
+    prepare_database(settings).await
 }

@@ -24,7 +24,19 @@ use super::{api_clients, auth, ops, org, routing, tickets, users};
         tickets::access_log, tickets::citizen_list, tickets::citizen_get,
         tickets::upload, tickets::list_attachments, tickets::download,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    // types only referenced from query parameters are listed here, so that every `$ref` resolves
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::bulk::Format,
+        crate::bulk::Dataset,
+        crate::tickets::model::Order,
+        crate::tickets::model::Queue,
+        crate::tickets::state::Action,
+        crate::vocab::Status,
+        crate::vocab::Kind,
+        crate::vocab::Urgency,
+        crate::vocab::Channel,
+    )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Sign-in, tokens, the current principal"),

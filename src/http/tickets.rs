@@ -227,7 +227,7 @@ pub async fn events(
         ("action" = Action, Path, description = "The command"),
         ("If-Match" = Option<String>, Header, description = "The version the caller last read (its ETag); a stale one answers 412"),
     ),
-    request_body = ActionBody,
+    request_body(content = Option<ActionBody>, description = "The fields the action needs; none for `sign`", content_type = "application/json"),
     responses(
         (status = 200, description = "The updated ticket; `ETag` carries the new version", body = Ticket),
         (status = 403, description = "The caller's role or department may not take this action", body = ErrorBody),
