@@ -7,11 +7,62 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 macro_rules! text_enum {
+    (@backend $name:ident, $backend:ty) => {
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, $backend> for $name {
+            fn from_sql(
+                bytes: <$backend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    $backend,
+                >>::from_sql(bytes)?;
+                text.parse()
+                    .map_err(|e: String| format!("stored {}: {e}", stringify!($name)).into())
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, $backend> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, $backend>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, $backend>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+    };
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        // stored as its text, on each backend and through the MultiConnection: a value no
+        // variant has is an error when read, never a guess
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, crate::db::MultiBackend> for $name {
+            fn from_sql(
+                bytes: <crate::db::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                bytes.from_sql::<Self, diesel::sql_types::Text>()
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, crate::db::MultiBackend> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, crate::db::MultiBackend>,
+            ) -> diesel::serialize::Result {
+                out.set_value((diesel::sql_types::Text, self.as_str()));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        text_enum!(@backend $name, diesel::pg::Pg);
+        text_enum!(@backend $name, diesel::sqlite::Sqlite);
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
@@ -139,3 +190,15 @@ impl Status {
         !matches!(self, Status::Closed | Status::Merged | Status::Cancelled)
     }
 }
+
+text_enum!(
+    /// Where a ticket's extension request stands.
+    ExtensionState {
+        /// Asked for, waiting for a supervisor
+        Requested => "requested",
+        /// Granted
+        Approved => "approved",
+        /// Refused
+        Rejected => "rejected",
+    }
+);

@@ -154,7 +154,7 @@ pub fn check_can_attach(
             .ok_or_else(|| super::not_found(id.as_str()))?,
         None => load_visible(conn, viewer, id)?.0,
     };
-    let status: crate::vocab::Status = row.status.parse().unwrap_or(crate::vocab::Status::Closed);
+    let status = row.status;
     if !status.is_open() {
         return Err(AppError::conflict(
             "illegal_transition",
@@ -338,10 +338,10 @@ pub fn attach(
                 .execute(conn)?;
             let payload = json!({"attachment_id": attachment.id, "filename": attachment.filename,
                                  "content_type": attachment.content_type, "size_bytes": attachment.size_bytes});
-            let status = row.status.clone();
+            let status = row.status;
             let what = Happened {
                 action: "attach",
-                from: Some(&status),
+                from: Some(status),
                 payload,
                 public: false,
             };

@@ -168,10 +168,10 @@ fn build_row(
     let row = TicketRow {
         id: TicketId::generate().0,
         number: String::new(),
-        channel: channel.as_str().into(),
-        kind: kind.as_str().into(),
-        urgency: input.urgency.unwrap_or(Urgency::Normal).as_str().into(),
-        status: Status::Registered.as_str().into(),
+        channel,
+        kind,
+        urgency: input.urgency.unwrap_or(Urgency::Normal),
+        status: Status::Registered,
         category_id: category.map(|c| c.id),
         attributes: Value::Object(answers).to_string(),
         region_id,
@@ -315,7 +315,7 @@ pub(super) fn routing_request(row: &TicketRow) -> RoutingRequest {
         region_id: row.region_id.clone().map(RegionId),
         lat: None,
         lng: None,
-        kind: row.kind.parse().ok(),
+        kind: Some(row.kind),
         text: format!("{} {}", row.title, row.description),
     }
 }

@@ -53,7 +53,7 @@ pub struct TicketPolicy {
 /// What an event records besides who and when.
 struct Happened<'a> {
     action: &'a str,
-    from: Option<&'a str>,
+    from: Option<Status>,
     payload: Value,
     public: bool,
 }
@@ -75,8 +75,8 @@ fn insert_event(
             actor_kind: kind.to_string(),
             actor_id: id,
             actor_role: role,
-            from_status: what.from.map(str::to_string),
-            to_status: ticket.status.clone(),
+            from_status: what.from.map(|s| s.as_str().to_string()),
+            to_status: ticket.status.as_str().to_string(),
             payload: what.payload.to_string(),
             public: what.public,
             created_at: now,
@@ -116,17 +116,14 @@ fn co_handlers_of(conn: &mut DbConnection, ticket: &str) -> Result<Vec<CoHandler
 
 fn facts(row: &TicketRow, co: &[CoHandler]) -> Facts {
     Facts {
-        status: row.status.parse().unwrap_or(Status::Registered),
+        status: row.status,
         confidential: row.confidential,
         lead_department_id: row.lead_department_id.clone(),
         lead_department_path: row.lead_department_path.clone(),
         co_department_ids: co.iter().map(|c| c.department_id.clone()).collect(),
         co_department_paths: co.iter().map(|c| c.department_path.clone()).collect(),
-        status_before_return: row
-            .status_before_return
-            .as_deref()
-            .and_then(|s| s.parse().ok()),
-        extension_state: row.extension_state.clone(),
+        status_before_return: row.status_before_return,
+        extension_state: row.extension_state,
     }
 }
 

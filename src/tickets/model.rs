@@ -9,17 +9,17 @@ use super::state::Action;
 use crate::accounts::utc;
 use crate::db::schema::{ticket_events, tickets};
 use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId, UserId};
-use crate::vocab::{Channel, Kind, Status, Urgency};
+use crate::vocab::{Channel, ExtensionState, Kind, Status, Urgency};
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = tickets, treat_none_as_null = true)]
 pub struct TicketRow {
     pub id: String,
     pub number: String,
-    pub channel: String,
-    pub kind: String,
-    pub urgency: String,
-    pub status: String,
+    pub channel: Channel,
+    pub kind: Kind,
+    pub urgency: Urgency,
+    pub status: Status,
     pub category_id: Option<String>,
     pub attributes: String,
     pub region_id: Option<String>,
@@ -37,8 +37,8 @@ pub struct TicketRow {
     pub lead_department_path: Option<String>,
     pub assignee_id: Option<String>,
     pub merged_into: Option<String>,
-    pub status_before_return: Option<String>,
-    pub extension_state: Option<String>,
+    pub status_before_return: Option<Status>,
+    pub extension_state: Option<ExtensionState>,
     pub extension_days: Option<i32>,
     pub reply: Option<String>,
     pub call_id: Option<String>,
@@ -216,7 +216,7 @@ pub struct DepartmentRef {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Extension {
     /// `requested`, `approved` or `rejected`.
-    pub state: String,
+    pub state: ExtensionState,
     pub days: Option<i32>,
 }
 
@@ -278,10 +278,10 @@ impl Ticket {
         Ticket {
             id: TicketId(row.id.clone()),
             number: row.number.clone(),
-            channel: row.channel.parse().unwrap_or(Channel::Hotline),
-            kind: row.kind.parse().unwrap_or(Kind::Help),
-            urgency: row.urgency.parse().unwrap_or(Urgency::Normal),
-            status: row.status.parse().unwrap_or(Status::Registered),
+            channel: row.channel,
+            kind: row.kind,
+            urgency: row.urgency,
+            status: row.status,
             category_id: row.category_id.clone().map(CategoryId),
             attributes: serde_json::from_str(&row.attributes).unwrap_or_default(),
             region_id: row.region_id.clone().map(RegionId),
@@ -303,7 +303,7 @@ impl Ticket {
             assignee_name: None,
             merged_into: row.merged_into.clone().map(TicketId),
             reply: row.reply.clone(),
-            extension: row.extension_state.clone().map(|state| Extension {
+            extension: row.extension_state.map(|state| Extension {
                 state,
                 days: row.extension_days,
             }),
@@ -516,7 +516,7 @@ pub struct CitizenTicket {
 
 impl CitizenTicket {
     pub fn new(row: &TicketRow, public_events: Vec<EventRow>) -> CitizenTicket {
-        let status: Status = row.status.parse().unwrap_or(Status::Registered);
+        let status = row.status;
         CitizenTicket {
             id: TicketId(row.id.clone()),
             number: row.number.clone(),

@@ -36,7 +36,7 @@ pub fn get(conn: &mut DbConnection, viewer: &Viewer, id: &TicketId) -> Result<Ti
 
 /// A `report` seen by a department: the reporter's identity is never shown.
 pub(super) fn hides_reporter(row: &TicketRow, viewer: &Viewer) -> bool {
-    row.kind == Kind::Report.as_str() && viewer.is_department_user()
+    row.kind == Kind::Report && viewer.is_department_user()
 }
 
 /// The full contact data of a ticket, for a viewer whose role grants contact access, with a

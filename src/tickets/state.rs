@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Role, RoleSet};
-use crate::vocab::Status;
+use crate::vocab::{ExtensionState, Status};
 
 /// Every command a ticket accepts (`POST /api/v1/tickets/{id}/{action}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -189,7 +189,7 @@ pub struct Facts {
     pub co_department_ids: Vec<String>,
     pub co_department_paths: Vec<String>,
     pub status_before_return: Option<Status>,
-    pub extension_state: Option<String>,
+    pub extension_state: Option<ExtensionState>,
 }
 
 /// Who is acting.
@@ -280,7 +280,7 @@ fn state_allows(action: Action, facts: &Facts) -> bool {
     match action {
         Action::RequestExtension => facts.extension_state.is_none(),
         Action::ApproveExtension | Action::RejectExtension => {
-            facts.extension_state.as_deref() == Some("requested")
+            facts.extension_state == Some(ExtensionState::Requested)
         }
         _ => true,
     }
@@ -552,7 +552,7 @@ mod tests {
                 for extension in [None, Some("requested")] {
                     for (kind, actor) in &actors {
                         let mut f = facts(status);
-                        f.extension_state = extension.map(str::to_string);
+                        f.extension_state = extension.map(|_| ExtensionState::Requested);
                         let allowed_actor = who.split(' ').any(|w| w == *kind || w == "viewer");
                         let extension_ok = match *action_name {
                             "request_extension" => extension.is_none(),

@@ -15,7 +15,7 @@ use crate::error::{AppError, WhenMissing};
 use crate::ids::{DepartmentId, TicketId};
 use crate::org;
 use crate::routing::{self};
-use crate::vocab::{Kind, Status, Urgency};
+use crate::vocab::{ExtensionState, Kind, Urgency};
 
 fn refusal(r: Refusal, id: &str, action: Action) -> AppError {
     match r {
@@ -171,7 +171,7 @@ pub(super) fn apply(
 ) -> Result<(TicketRow, Vec<CoHandler>), AppError> {
     let f = facts(&row, &co);
     let next = state::decide(&viewer.actor, &f, action).map_err(|r| refusal(r, &row.id, action))?;
-    let from = row.status.clone();
+    let from = row.status;
     let cmd = Command {
         viewer,
         action,
@@ -206,7 +206,7 @@ pub(super) fn apply(
     if let Some(reason) = body.reason.as_deref().filter(|r| !r.trim().is_empty()) {
         payload.entry("reason").or_insert(json!(reason.trim()));
     }
-    row.status = next.as_str().to_string();
+    row.status = next;
     let previous_version = row.version;
     row.version += 1;
     row.updated_at = now;
@@ -224,7 +224,7 @@ pub(super) fn apply(
     }
     let happened = Happened {
         action: action.as_str(),
-        from: Some(&from),
+        from: Some(from),
         payload: Value::Object(payload),
         public,
     };
@@ -239,11 +239,11 @@ pub(super) fn apply(
                 tickets::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let status = target.status.clone();
+        let status = target.status;
         let payload = json!({"merged": row.id, "merged_number": row.number});
         let merged_in = Happened {
             action: "merged_in",
-            from: Some(&status),
+            from: Some(status),
             payload,
             public: false,
         };
@@ -341,7 +341,7 @@ fn handling_effects(
 ) -> Result<(), AppError> {
     match cmd.action {
         Action::DirectAnswer => {
-            if row.kind != Kind::Consultation.as_str() {
+            if row.kind != Kind::Consultation {
                 return Err(AppError::validation(
                     "direct answers are for consultations; dispatch the ticket instead",
                 ));
@@ -388,7 +388,7 @@ fn handling_effects(
             fx.payload.insert("reason".into(), json!(reason));
             fx.payload
                 .insert("department_id".into(), json!(row.lead_department_id));
-            row.status_before_return = Some(row.status.clone());
+            row.status_before_return = Some(row.status);
         }
         Action::RejectReturn => {
             let reason = text(&cmd.body.reason, "reason", cmd.action, 1000)?;
@@ -400,7 +400,7 @@ fn handling_effects(
             if !(1..=10).contains(&days) {
                 return Err(AppError::validation("days: 1-10 working days"));
             }
-            if row.urgency != Urgency::Normal.as_str() {
+            if row.urgency != Urgency::Normal {
                 return Err(AppError::validation(
                     "urgent and critical tickets cannot be extended",
                 ));
@@ -408,7 +408,7 @@ fn handling_effects(
             let reason = text(&cmd.body.reason, "reason", cmd.action, 1000)?;
             fx.payload.insert("days".into(), json!(days));
             fx.payload.insert("reason".into(), json!(reason));
-            row.extension_state = Some("requested".into());
+            row.extension_state = Some(ExtensionState::Requested);
             row.extension_days = Some(days);
         }
         Action::ApproveExtension | Action::RejectExtension => {
@@ -417,7 +417,11 @@ fn handling_effects(
             }
             let approved = cmd.action == Action::ApproveExtension;
             fx.payload.insert("days".into(), json!(row.extension_days));
-            row.extension_state = Some(if approved { "approved" } else { "rejected" }.into());
+            row.extension_state = Some(if approved {
+                ExtensionState::Approved
+            } else {
+                ExtensionState::Rejected
+            });
         }
         Action::Reply => {
             let reply = text(&cmd.body.reply, "reply", cmd.action, 4000)?;
@@ -459,7 +463,7 @@ fn closing_effects(
             }
             let (target, _) = load_visible(conn, cmd.viewer, &into)
                 .when_missing(|| AppError::validation("into: no such ticket"))?;
-            let target_status: Status = target.status.parse().unwrap_or(Status::Closed);
+            let target_status = target.status;
             if !target_status.is_open() {
                 return Err(AppError::validation(format!(
                     "into: the surviving ticket is {target_status}"

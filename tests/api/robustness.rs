@@ -139,3 +139,33 @@ fn postgres_migrations_match_schema_rs_and_sqlite() {
     assert_eq!(pg, declared());
     assert_eq!(pg, sqlite_columns());
 }
+
+/// Ticket rows carry typed values: a stored status no variant has is an error when read (the
+/// answer is a 500 with the JSON body and the details in the log), never silently a default.
+#[actix_web::test]
+async fn a_bad_stored_value_is_an_error_not_a_guess() {
+    let app = spawn_app(Backend::Sqlite).await.expect("app");
+    let o = crate::tickets::org(&app).await;
+    let t =
+        crate::tickets::new_ticket(&app, &o.operator, crate::tickets::hotline_call(&o.category))
+            .await;
+    let id = t["id"].as_str().expect("id").to_string();
+    let res = app
+        .get(&format!("/api/v1/tickets/{id}"), Some(&o.operator))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let corrupt = id.clone();
+    hotline::db::run(&app.state.pool, move |c| {
+        diesel::sql_query(format!(
+            "UPDATE tickets SET status = 'limbo' WHERE id = '{corrupt}'"
+        ))
+        .execute(c)?;
+        Ok(())
+    })
+    .await
+    .expect("corrupt the row");
+    let res = app
+        .get(&format!("/api/v1/tickets/{id}"), Some(&o.operator))
+        .await;
+    crate::helpers::assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+}
