@@ -9,9 +9,22 @@ use utoipa::ToSchema;
 
 /// What a staff account may do. A user may hold several roles.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Manages accounts, API clients, configuration data.
     Admin,
@@ -28,24 +41,10 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Admin,
-        Role::Supervisor,
-        Role::Dispatcher,
-        Role::Operator,
-        Role::DepartmentStaff,
-        Role::DepartmentAdmin,
-    ];
+    pub const ALL: &'static [Role] = <Role as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Supervisor => "supervisor",
-            Role::Dispatcher => "dispatcher",
-            Role::Operator => "operator",
-            Role::DepartmentStaff => "department_staff",
-            Role::DepartmentAdmin => "department_admin",
-        }
+        self.into()
     }
 }
 
@@ -62,8 +61,9 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
+        <Role as strum::VariantArray>::VARIANTS
+            .iter()
+            .copied()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownRole(s.to_string()))
     }
@@ -101,25 +101,36 @@ impl RoleSet {
 
 /// What an API client may do.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 pub enum Scope {
     /// Submit tickets on behalf of citizens (mini-program gateway).
     #[serde(rename = "tickets:submit")]
+    #[strum(serialize = "tickets:submit")]
     TicketsSubmit,
     /// Read the status of the citizens' own tickets.
     #[serde(rename = "tickets:read")]
+    #[strum(serialize = "tickets:read")]
     TicketsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::TicketsSubmit, Scope::TicketsRead];
+    pub const ALL: &'static [Scope] = <Scope as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::TicketsSubmit => "tickets:submit",
-            Scope::TicketsRead => "tickets:read",
-        }
+        self.into()
     }
 }
 
@@ -137,7 +148,8 @@ impl FromStr for Scope {
     type Err = UnknownScope;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Scope::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownScope(s.to_string()))
     }

@@ -25,23 +25,31 @@ use crate::tickets::{self, Viewer};
 
 fn with_etag(mut response: actix_web::HttpResponseBuilder, ticket: &Ticket) -> HttpResponse {
     response
-        .insert_header((header::ETAG, format!("\"{}\"", ticket.version)))
+        .insert_header(header::ETag(header::EntityTag::new_strong(
+            ticket.version.to_string(),
+        )))
         .json(ticket)
 }
 
-/// `If-Match: "3"` (or `3`, or `W/"3"`) → 3.
+/// `If-Match: "3"` (or `W/"3"`) → 3, through actix's typed header; `*` means any version.
 fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
+    if !req.headers().contains_key(header::IF_MATCH) {
         return Ok(None);
-    };
-    let text = value.to_str().unwrap_or("").trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i32>().map(Some).map_err(|_| {
+    }
+    let invalid = || {
         AppError::bad_request(
             "invalid_header",
             "If-Match: expected the ticket version from its ETag, e.g. \"3\"",
         )
-    })
+    };
+    use actix_web::http::header::Header;
+    match header::IfMatch::parse(req).map_err(|_| invalid())? {
+        header::IfMatch::Any => Ok(None),
+        header::IfMatch::Items(tags) => match tags.as_slice() {
+            [tag] => tag.tag().parse::<i32>().map(Some).map_err(|_| invalid()),
+            _ => Err(invalid()),
+        },
+    }
 }
 
 /// The caller as a ticket viewer (staff only; the department path came with authentication).
@@ -471,28 +479,23 @@ pub async fn download(
     } else {
         "attachment"
     };
+    let disposition = header::ContentDisposition {
+        disposition: if disposition == "inline" {
+            header::DispositionType::Inline
+        } else {
+            header::DispositionType::Attachment
+        },
+        parameters: vec![header::DispositionParam::FilenameExt(
+            header::ExtendedValue {
+                charset: header::Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: attachment.filename.clone().into_bytes(),
+            },
+        )],
+    };
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type.as_str())
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "{disposition}; filename*=UTF-8''{}",
-                percent_encode(&attachment.filename)
-            ),
-        ))
+        .insert_header(disposition)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
-}
-
-/// RFC 5987 encoding of a file name for Content-Disposition.
-fn percent_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

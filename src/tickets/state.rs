@@ -8,8 +8,22 @@ use crate::auth::{Role, RoleSet};
 use crate::vocab::{ExtensionState, Status};
 
 /// Every command a ticket accepts (`POST /api/v1/tickets/{id}/{action}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     /// registered → dispatched: send to a lead department (dispatcher)
     Dispatch,
@@ -52,54 +66,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
-        Action::Dispatch,
-        Action::DirectAnswer,
-        Action::Sign,
-        Action::Forward,
-        Action::Assign,
-        Action::Contribute,
-        Action::Return,
-        Action::ApproveReturn,
-        Action::RejectReturn,
-        Action::RequestExtension,
-        Action::ApproveExtension,
-        Action::RejectExtension,
-        Action::Reply,
-        Action::Redo,
-        Action::Close,
-        Action::Merge,
-        Action::Cancel,
-        Action::Note,
-        Action::PublicNote,
-    ];
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Dispatch => "dispatch",
-            Action::DirectAnswer => "direct_answer",
-            Action::Sign => "sign",
-            Action::Forward => "forward",
-            Action::Assign => "assign",
-            Action::Contribute => "contribute",
-            Action::Return => "return",
-            Action::ApproveReturn => "approve_return",
-            Action::RejectReturn => "reject_return",
-            Action::RequestExtension => "request_extension",
-            Action::ApproveExtension => "approve_extension",
-            Action::RejectExtension => "reject_extension",
-            Action::Reply => "reply",
-            Action::Redo => "redo",
-            Action::Close => "close",
-            Action::Merge => "merge",
-            Action::Cancel => "cancel",
-            Action::Note => "note",
-            Action::PublicNote => "public_note",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -292,7 +266,8 @@ pub fn allowed_actions(actor: &Actor, facts: &Facts) -> Vec<Action> {
         return Vec::new();
     }
     Action::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|a| {
             let (from, who) = rule(*a);
             from.contains(&facts.status) && permitted(actor, facts, who) && state_allows(*a, facts)

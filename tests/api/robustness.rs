@@ -169,3 +169,35 @@ async fn a_bad_stored_value_is_an_error_not_a_guess() {
         .await;
     crate::helpers::assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
 }
+
+/// "Not found" alone becomes a 422 naming the field; any other failure of the database (here:
+/// a database without its tables) stays an internal error, never a validation message.
+#[test]
+fn only_not_found_becomes_a_field_error() {
+    use hotline::error::AppError;
+    use hotline::ids::{CategoryId, DepartmentId, RegionId};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("empty.db");
+    let mut conn = hotline::db::DbConnection::Sqlite(
+        SqliteConnection::establish(&path.to_string_lossy()).expect("sqlite"),
+    );
+    let id = uuid::Uuid::new_v4().to_string();
+    let outcomes = [
+        hotline::org::referenced(&mut conn, "department_id", &DepartmentId(id.clone())).err(),
+        hotline::catalogue::referenced(&mut conn, "category_id", &CategoryId(id.clone())).err(),
+        hotline::regions::referenced(&mut conn, "region_id", &RegionId(id.clone())).err(),
+    ];
+    for outcome in outcomes {
+        assert!(
+            matches!(outcome, Some(AppError::Internal(_))),
+            "{outcome:?}"
+        );
+    }
+    // with the tables, a missing row is the field's fault
+    hotline::db::run_migrations(&mut conn).expect("migrate");
+    let missing = hotline::org::referenced(&mut conn, "department_id", &DepartmentId(id));
+    assert!(
+        matches!(missing, Err(AppError::Validation { .. })),
+        "{missing:?}"
+    );
+}
