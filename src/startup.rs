@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::accounts::throttle::ThrottlePolicy;
@@ -112,15 +113,17 @@ impl Application {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppError> {
     let settings = state.settings.clone();
     let server_settings = settings.server.clone();
-    // Generated once; each worker gets a copy.
-    let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        // the routes, and the OpenAPI document collected from the very same registration
+        let (app, openapi) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(http::configure)
+            .split_for_parts();
+        app.app_data(state.clone())
             .app_data(web::PayloadConfig::new(settings.server.max_json_bytes))
             .app_data(errors::query_config())
             .app_data(errors::path_config())
-            .configure(http::configure)
             .route(
                 "/docs",
                 web::get().to(|| async {
@@ -129,7 +132,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
                         .finish()
                 }),
             )
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi))
             .default_service(web::to(errors::no_route))
             .wrap(ErrorHandlers::new().default_handler(errors::ensure_json_error))
             .wrap(from_fn(middleware::input_guard))

@@ -1,5 +1,6 @@
 //! `/api/v1/api-clients`: channel gateways and their keys (admins).
 
+use actix_web::{get, patch, post};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -20,11 +21,12 @@ pub struct ApiClientChanges {
     pub active: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/api-clients", tag = "api-clients", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(tag = "api-clients", security(("bearer" = [])), params(PageParams),
     responses(
         (status = 200, description = "API clients in creation order", body = Page<ApiClient>),
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
+#[get("/api/v1/api-clients")]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -37,13 +39,14 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/api-clients", tag = "api-clients", security(("bearer" = [])),
+#[utoipa::path(tag = "api-clients", security(("bearer" = [])),
     request_body = NewApiClient,
     responses(
         (status = 201, description = "Created; `api_key` is shown this once", body = CreatedApiClient),
         (status = 409, description = "Name taken (`name_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
+#[post("/api/v1/api-clients")]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -59,12 +62,13 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[utoipa::path(get, path = "/api/v1/api-clients/{id}", tag = "api-clients", security(("bearer" = [])),
+#[utoipa::path(tag = "api-clients", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "API client id")),
     responses(
         (status = 200, description = "The client", body = ApiClient),
         (status = 404, description = "No such client", body = ErrorBody),
     ))]
+#[get("/api/v1/api-clients/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -77,12 +81,13 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/api-clients/{id}", tag = "api-clients", security(("bearer" = [])),
+#[utoipa::path(tag = "api-clients", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "API client id")), request_body = ApiClientChanges,
     responses(
         (status = 200, description = "Updated", body = ApiClient),
         (status = 404, description = "No such client", body = ErrorBody),
     ))]
+#[patch("/api/v1/api-clients/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,

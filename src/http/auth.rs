@@ -1,6 +1,7 @@
 //! `/api/v1/auth/*` and `/api/v1/me`.
 
 use actix_web::http::header;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,12 +42,13 @@ pub enum Me {
     ApiClient(ApiClientPrincipal),
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
         (status = 401, description = "Wrong username or password, unknown or disabled account: all `invalid_credentials`", body = ErrorBody),
         (status = 429, description = "Too many failed logins for the account or address (`too_many_attempts`)", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -92,11 +94,12 @@ pub async fn login(
         .json(pair))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair; the presented refresh token is spent", body = TokenPair),
         (status = 401, description = "Invalid, expired or reused refresh token", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
@@ -113,11 +116,12 @@ pub async fn refresh(
         .json(pair))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "The session is ended: its access and refresh tokens stop working"),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     principal: Principal,
@@ -128,11 +132,12 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "auth", security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The signed-in user or API client", body = Me),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
+#[get("/api/v1/me")]
 pub async fn me(
     state: web::Data<AppState>,
     principal: Principal,
@@ -146,7 +151,7 @@ pub async fn me(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Password changed; every session of the account is ended"),
@@ -154,6 +159,7 @@ pub async fn me(
         (status = 429, description = "Too many wrong current passwords (`too_many_attempts`)", body = ErrorBody),
         (status = 422, description = "The new password breaks the policy", body = ErrorBody),
     ))]
+#[post("/api/v1/me/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
     principal: Principal,

@@ -38,22 +38,36 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// The app's default service: no route matches the path.
+/// The app's default service: no route matches. A path that exists with other methods answers
+/// 405 with `Allow`; anything else 404.
 pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
-}
-
-/// A resource's default service: the path exists, the method does not.
-pub async fn wrong_method(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::Http {
+    let allowed: Vec<&str> = super::route_patterns()
+        .iter()
+        .filter(|(pattern, _)| pattern.is_match(req.path()))
+        .flat_map(|(_, methods)| methods.iter().map(|m| m.as_str()))
+        .collect();
+    if allowed.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "no route for {} {}",
+            req.method(),
+            req.path()
+        )));
+    }
+    let error = AppError::Http {
         status: StatusCode::METHOD_NOT_ALLOWED,
         code: "method_not_allowed",
-        message: format!("{} is not allowed on {}", req.method(), req.path()),
-    })
+        message: format!(
+            "{} is not allowed on {}; allowed: {}",
+            req.method(),
+            req.path(),
+            allowed.join(", ")
+        ),
+    };
+    let mut response = error.error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(response)
 }
 
 /// Last line of defence for error responses produced without our body (e.g. by actix itself):

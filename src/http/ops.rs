@@ -1,5 +1,6 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
+use actix_web::get;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,17 +14,19 @@ pub struct Health {
     pub status: &'static str,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)))]
+#[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses(
         (status = 200, description = "The database answers and its schema is current", body = Health),
         (status = 503, description = "Database unreachable (`unavailable`) or migrations pending (`migrations_pending`)", body = ErrorBody),
     ))]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, AppError> {
     let current = db::run(&state.pool, db::migrations_current).await?;
     if !current {
@@ -36,8 +39,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, App
     Ok(web::Json(Health { status: "ready" }))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+#[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

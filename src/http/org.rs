@@ -1,6 +1,7 @@
 //! `/api/v1/departments`, `/api/v1/regions`, `/api/v1/categories`: reads for every staff
 //! member, writes for admins.
 
+use actix_web::{get, patch, post};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -20,9 +21,10 @@ type Id = web::Path<uuid::Uuid>;
 
 // ---- departments ----------------------------------------------------------------------------
 
-#[utoipa::path(get, path = "/api/v1/departments", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(DepartmentFilter, PageParams),
     responses((status = 200, description = "Departments in creation order", body = Page<Department>)))]
+#[get("/api/v1/departments")]
 pub async fn list_departments(
     state: web::Data<AppState>,
     principal: Principal,
@@ -37,13 +39,14 @@ pub async fn list_departments(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/departments", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewDepartment,
     responses(
         (status = 201, description = "Created", body = Department),
         (status = 409, description = "Code taken (`code_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid field or unknown parent", body = ErrorBody),
     ))]
+#[post("/api/v1/departments")]
 pub async fn create_department(
     state: web::Data<AppState>,
     principal: Principal,
@@ -56,9 +59,10 @@ pub async fn create_department(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[utoipa::path(get, path = "/api/v1/departments/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = Department), (status = 404, body = ErrorBody)))]
+#[get("/api/v1/departments/{id}")]
 pub async fn get_department(
     state: web::Data<AppState>,
     principal: Principal,
@@ -71,12 +75,13 @@ pub async fn get_department(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/departments/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = DepartmentChanges,
     responses(
         (status = 200, description = "Updated; a new `parent_id` moves the subtree", body = Department),
         (status = 409, description = "Move under its own subtree (`tree_cycle`), or deactivation while in use (`department_in_use`)", body = ErrorBody),
     ))]
+#[patch("/api/v1/departments/{id}")]
 pub async fn update_department(
     state: web::Data<AppState>,
     principal: Principal,
@@ -94,9 +99,10 @@ pub async fn update_department(
 
 // ---- regions --------------------------------------------------------------------------------
 
-#[utoipa::path(get, path = "/api/v1/regions", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(RegionFilter, PageParams),
     responses((status = 200, description = "Regions in creation order", body = Page<Region>)))]
+#[get("/api/v1/regions")]
 pub async fn list_regions(
     state: web::Data<AppState>,
     principal: Principal,
@@ -111,13 +117,14 @@ pub async fn list_regions(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/regions", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewRegion,
     responses(
         (status = 201, description = "Created", body = Region),
         (status = 409, description = "Code taken (`code_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid field, polygon or parent", body = ErrorBody),
     ))]
+#[post("/api/v1/regions")]
 pub async fn create_region(
     state: web::Data<AppState>,
     principal: Principal,
@@ -130,9 +137,10 @@ pub async fn create_region(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[utoipa::path(get, path = "/api/v1/regions/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = Region), (status = 404, body = ErrorBody)))]
+#[get("/api/v1/regions/{id}")]
 pub async fn get_region(
     state: web::Data<AppState>,
     principal: Principal,
@@ -145,12 +153,13 @@ pub async fn get_region(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/regions/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = RegionChanges,
     responses(
         (status = 200, description = "Updated; a new `parent_id` moves the subtree", body = Region),
         (status = 409, description = "Move under its own subtree (`tree_cycle`)", body = ErrorBody),
     ))]
+#[patch("/api/v1/regions/{id}")]
 pub async fn update_region(
     state: web::Data<AppState>,
     principal: Principal,
@@ -175,12 +184,13 @@ pub struct PointQuery {
     pub lng: f64,
 }
 
-#[utoipa::path(get, path = "/api/v1/regions/resolve", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(PointQuery),
     responses(
         (status = 200, description = "The smallest region whose polygon contains the point", body = Region),
         (status = 404, description = "No region polygon contains the point", body = ErrorBody),
     ))]
+#[get("/api/v1/regions/resolve")]
 pub async fn resolve_region(
     state: web::Data<AppState>,
     principal: Principal,
@@ -196,9 +206,10 @@ pub async fn resolve_region(
 
 // ---- categories -----------------------------------------------------------------------------
 
-#[utoipa::path(get, path = "/api/v1/categories", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(CategoryFilter, PageParams),
     responses((status = 200, description = "Categories in creation order", body = Page<Category>)))]
+#[get("/api/v1/categories")]
 pub async fn list_categories(
     state: web::Data<AppState>,
     principal: Principal,
@@ -213,13 +224,14 @@ pub async fn list_categories(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/categories", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     request_body = NewCategory,
     responses(
         (status = 201, description = "Created", body = Category),
         (status = 409, description = "Code taken (`code_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid field, attribute or reference", body = ErrorBody),
     ))]
+#[post("/api/v1/categories")]
 pub async fn create_category(
     state: web::Data<AppState>,
     principal: Principal,
@@ -232,9 +244,10 @@ pub async fn create_category(
     Ok(HttpResponse::Created().json(created))
 }
 
-#[utoipa::path(get, path = "/api/v1/categories/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
+#[get("/api/v1/categories/{id}")]
 pub async fn get_category(
     state: web::Data<AppState>,
     principal: Principal,
@@ -247,12 +260,13 @@ pub async fn get_category(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "organisation", security(("bearer" = [])),
+#[utoipa::path(tag = "organisation", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = CategoryChanges,
     responses(
         (status = 200, description = "Updated; a new `parent_id` moves the subtree", body = Category),
         (status = 409, description = "Move under its own subtree (`tree_cycle`)", body = ErrorBody),
     ))]
+#[patch("/api/v1/categories/{id}")]
 pub async fn update_category(
     state: web::Data<AppState>,
     principal: Principal,

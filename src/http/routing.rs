@@ -2,6 +2,7 @@
 //! `/api/v1/import/{dataset}` / `/api/v1/export/{dataset}`.
 
 use actix_web::http::header;
+use actix_web::{delete, get, patch, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -22,9 +23,10 @@ use crate::state::AppState;
 
 type Id = web::Path<uuid::Uuid>;
 
-#[utoipa::path(get, path = "/api/v1/routing-rules", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(RuleFilter, PageParams),
     responses((status = 200, description = "Rules in precedence order (priority, then id)", body = Page<Rule>)))]
+#[get("/api/v1/routing-rules")]
 pub async fn list_rules(
     state: web::Data<AppState>,
     principal: Principal,
@@ -39,12 +41,13 @@ pub async fn list_rules(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/routing-rules", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     request_body = NewRule,
     responses(
         (status = 201, description = "Created (and recorded in the rule's history)", body = Rule),
         (status = 422, description = "Invalid field or unknown reference", body = ErrorBody),
     ))]
+#[post("/api/v1/routing-rules")]
 pub async fn create_rule(
     state: web::Data<AppState>,
     principal: Principal,
@@ -60,9 +63,10 @@ pub async fn create_rule(
     Ok(HttpResponse::Created().json(rule))
 }
 
-#[utoipa::path(get, path = "/api/v1/routing-rules/{id}", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = Rule), (status = 404, body = ErrorBody)))]
+#[get("/api/v1/routing-rules/{id}")]
 pub async fn get_rule(
     state: web::Data<AppState>,
     principal: Principal,
@@ -75,9 +79,10 @@ pub async fn get_rule(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/routing-rules/{id}", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = RuleChanges,
     responses((status = 200, description = "Updated (before/after recorded)", body = Rule), (status = 404, body = ErrorBody)))]
+#[patch("/api/v1/routing-rules/{id}")]
 pub async fn update_rule(
     state: web::Data<AppState>,
     principal: Principal,
@@ -96,9 +101,10 @@ pub async fn update_rule(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/routing-rules/{id}", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 204, description = "Deleted (the history keeps it)"), (status = 404, body = ErrorBody)))]
+#[delete("/api/v1/routing-rules/{id}")]
 pub async fn delete_rule(
     state: web::Data<AppState>,
     principal: Principal,
@@ -114,9 +120,10 @@ pub async fn delete_rule(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/v1/routing-rules/{id}/history", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), PageParams),
     responses((status = 200, description = "Who changed the rule, when, before and after", body = Page<RuleChange>)))]
+#[get("/api/v1/routing-rules/{id}/history")]
 pub async fn rule_history(
     state: web::Data<AppState>,
     principal: Principal,
@@ -131,12 +138,13 @@ pub async fn rule_history(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/routing/preview", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     request_body = RoutingRequest,
     responses(
         (status = 200, description = "Ranked candidates with the reason for each; the first is the choice", body = RoutingResult),
         (status = 422, description = "Unknown category or region, or a bad point", body = ErrorBody),
     ))]
+#[post("/api/v1/routing/preview")]
 pub async fn preview(
     state: web::Data<AppState>,
     principal: Principal,
@@ -156,13 +164,14 @@ pub struct FormatQuery {
     pub format: Option<Format>,
 }
 
-#[utoipa::path(post, path = "/api/v1/import/{dataset}", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("dataset" = Dataset, Path), FormatQuery),
     request_body(content = String, description = "CSV with a header row (`text/csv`) or a JSON array (`application/json`)", content_type = "text/csv"),
     responses(
         (status = 200, description = "Every row applied", body = ImportReport),
         (status = 422, description = "Nothing applied; `errors` lists each row at fault (`import_failed`)", body = ErrorBody),
     ))]
+#[post("/api/v1/import/{dataset}")]
 pub async fn import(
     state: web::Data<AppState>,
     principal: Principal,
@@ -214,9 +223,10 @@ pub async fn import(
     Ok(web::Json(report))
 }
 
-#[utoipa::path(get, path = "/api/v1/export/{dataset}", tag = "routing", security(("bearer" = [])),
+#[utoipa::path(tag = "routing", security(("bearer" = [])),
     params(("dataset" = Dataset, Path), FormatQuery),
     responses((status = 200, description = "The dataset in the import format (CSV by default)", body = String, content_type = "text/csv")))]
+#[get("/api/v1/export/{dataset}")]
 pub async fn export(
     state: web::Data<AppState>,
     principal: Principal,

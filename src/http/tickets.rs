@@ -3,6 +3,7 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
+use actix_web::{get, post};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -57,7 +58,7 @@ fn staff_viewer(state: &web::Data<AppState>, principal: &Principal) -> Result<Vi
     Ok(Viewer::for_user(principal.user()?, &state.tickets))
 }
 
-#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = []), ("api_key" = [])),
     request_body = NewTicket,
     params(("Idempotency-Key" = Option<String>, Header, description = "Required for API clients: a retry with the same key and body answers the same ticket")),
     responses(
@@ -66,6 +67,7 @@ fn staff_viewer(state: &web::Data<AppState>, principal: &Principal) -> Result<Vi
         (status = 409, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
+#[post("/api/v1/tickets")]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -109,11 +111,12 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(TicketFilter, PageParams),
     responses(
         (status = 200, description = "Tickets the caller may see; contact data masked", body = Page<Ticket>),
     ))]
+#[get("/api/v1/tickets")]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -140,9 +143,10 @@ pub struct SimilarQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/similar", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(SimilarQuery),
     responses((status = 200, description = "Open tickets of the same category (and region), newest first: merge candidates", body = Page<Ticket>)))]
+#[get("/api/v1/tickets/similar")]
 pub async fn similar(
     state: web::Data<AppState>,
     principal: Principal,
@@ -165,12 +169,13 @@ pub async fn similar(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "The ticket, with the actions the caller may take; `ETag` carries the version. Contact data is masked; `POST .../reveal` shows it", body = Ticket),
         (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
     ))]
+#[get("/api/v1/tickets/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -182,7 +187,7 @@ pub async fn get(
     Ok(with_etag(HttpResponse::Ok(), &ticket))
 }
 
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/reveal", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)), request_body = RevealRequest,
     responses(
         (status = 200, description = "The full contact data; written to the access log with the reason and the fields shown. `Cache-Control: no-store`", body = RevealedContact),
@@ -190,6 +195,7 @@ pub async fn get(
         (status = 404, description = "No such ticket, or not visible to the caller", body = ErrorBody),
         (status = 422, description = "No reason given", body = ErrorBody),
     ))]
+#[post("/api/v1/tickets/{id}/reveal")]
 pub async fn reveal(
     state: web::Data<AppState>,
     principal: Principal,
@@ -209,9 +215,10 @@ pub async fn reveal(
         .json(contact))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/events", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), PageParams),
     responses((status = 200, description = "The append-only event log, oldest first", body = Page<Event>)))]
+#[get("/api/v1/tickets/{id}/events")]
 pub async fn events(
     state: web::Data<AppState>,
     principal: Principal,
@@ -229,7 +236,7 @@ pub async fn events(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/{action}", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(
         ("id" = String, Path, format = Uuid),
         ("action" = Action, Path, description = "The command"),
@@ -244,6 +251,7 @@ pub async fn events(
         (status = 412, description = "Stale If-Match (`version_mismatch`)", body = ErrorBody),
         (status = 422, description = "A field the action needs is missing or invalid", body = ErrorBody),
     ))]
+#[post("/api/v1/tickets/{id}/{action}")]
 pub async fn act(
     state: web::Data<AppState>,
     principal: Principal,
@@ -278,12 +286,13 @@ fn action_body(req: &HttpRequest, bytes: &[u8]) -> Result<ActionBody, AppError> 
     crate::http::json::parse(bytes)
 }
 
-#[utoipa::path(get, path = "/api/v1/access-log", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(AccessLogFilter, PageParams),
     responses(
         (status = 200, description = "Unmasked reads of personal data, newest first", body = Page<AccessLogEntry>),
         (status = 403, description = "Not a supervisor", body = ErrorBody),
     ))]
+#[get("/api/v1/access-log")]
 pub async fn access_log(
     state: web::Data<AppState>,
     principal: Principal,
@@ -307,12 +316,13 @@ pub struct OpenIdQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/citizen/tickets", tag = "tickets", security(("api_key" = [])),
+#[utoipa::path(tag = "tickets", security(("api_key" = [])),
     params(OpenIdQuery),
     responses(
         (status = 200, description = "The citizen's tickets, newest first: status, public progress, reply", body = Page<CitizenTicket>),
         (status = 403, description = "Not an API client with the `tickets:read` scope", body = ErrorBody),
     ))]
+#[get("/api/v1/citizen/tickets")]
 pub async fn citizen_list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -334,12 +344,13 @@ pub async fn citizen_list(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/citizen/tickets/{id}", tag = "tickets", security(("api_key" = [])),
+#[utoipa::path(tag = "tickets", security(("api_key" = [])),
     params(("id" = String, Path, format = Uuid), OpenIdQuery),
     responses(
         (status = 200, description = "One of the citizen's tickets", body = CitizenTicket),
         (status = 404, description = "No such ticket for this open id", body = ErrorBody),
     ))]
+#[get("/api/v1/citizen/tickets/{id}")]
 pub async fn citizen_get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -370,7 +381,7 @@ async fn any_viewer(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, format = Uuid)),
     request_body(content = String, content_type = "multipart/form-data", description = "One or more file parts (JPEG, PNG, GIF, WebP or PDF)"),
     responses(
@@ -379,6 +390,7 @@ async fn any_viewer(
         (status = 413, description = "A file over `tickets.attachment_max_bytes` (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "Not an accepted type by content (`unsupported_attachment_type`)", body = ErrorBody),
     ))]
+#[post("/api/v1/tickets/{id}/attachments")]
 pub async fn upload(
     state: web::Data<AppState>,
     principal: Principal,
@@ -435,9 +447,10 @@ pub async fn upload(
     Ok(HttpResponse::Created().json(added))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, description = "The ticket's files", body = Vec<Attachment>), (status = 404, body = ErrorBody)))]
+#[get("/api/v1/tickets/{id}/attachments")]
 pub async fn list_attachments(
     state: web::Data<AppState>,
     principal: Principal,
@@ -450,12 +463,13 @@ pub async fn list_attachments(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets", security(("bearer" = [])),
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid), ("attachment_id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "The file, with its detected content type", content_type = "application/octet-stream"),
         (status = 404, description = "No such file, or the ticket is not visible to the caller", body = ErrorBody),
     ))]
+#[get("/api/v1/tickets/{id}/attachments/{attachment_id}")]
 pub async fn download(
     state: web::Data<AppState>,
     principal: Principal,

@@ -1,5 +1,6 @@
 //! `/api/v1/users`: account administration (admins).
 
+use actix_web::{get, patch, post};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -32,11 +33,12 @@ pub struct SetPasswordRequest {
     pub password: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UserQuery),
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(UserQuery),
     responses(
         (status = 200, description = "Accounts in creation order", body = Page<User>),
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
+#[get("/api/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -65,13 +67,14 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = User),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 409, description = "Username taken (`username_taken`)", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
+#[post("/api/v1/users")]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -93,12 +96,13 @@ pub async fn create(
     Ok(HttpResponse::Created().json(user))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "User id")),
     responses(
         (status = 200, description = "The account", body = User),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
+#[get("/api/v1/users/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,
@@ -111,12 +115,13 @@ pub async fn get(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "User id")), request_body = UserChanges,
     responses(
         (status = 200, description = "Updated; `active: false` ends the user's sessions", body = User),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
+#[patch("/api/v1/users/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
@@ -157,13 +162,14 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", security(("bearer" = [])),
+#[utoipa::path(tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "User id")), request_body = SetPasswordRequest,
     responses(
         (status = 204, description = "Password set; the user's sessions are ended"),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 422, description = "The password breaks the policy", body = ErrorBody),
     ))]
+#[post("/api/v1/users/{id}/password")]
 pub async fn set_password(
     state: web::Data<AppState>,
     principal: Principal,
