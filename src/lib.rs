@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod auth;
 pub mod bench;
 pub mod bulk;
+pub mod calendar;
 pub mod catalogue;
 pub mod cli;
 pub mod clock;
