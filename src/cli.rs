@@ -200,6 +200,32 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
         }
         Command::CheckConfig(_) => {
             println!("{}", settings.redacted_json());
+            let calendar = settings
+                .calendar
+                .build()
+                .map_err(|e| AppError::Config(e.to_string()))?;
+            let years = calendar.years();
+            println!(
+                "business calendar: {} ({}), years {}",
+                settings.calendar.time_zone,
+                settings.calendar.working_hours.join(", "),
+                years
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // limits started now can end next year: both must be known
+            let this_year = chrono::Datelike::year(&chrono::Utc::now());
+            for year in [this_year, this_year + 1] {
+                if !years.contains(&year) {
+                    eprintln!(
+                        "WARNING: the business calendar has no data for {year}: a deadline falling \
+                         in it is an error until an admin adds the year (PUT /api/v1/calendar/{year}) \
+                         or config/calendar/{year}.toml ships"
+                    );
+                }
+            }
             println!("configuration is valid (backend: {:?})", settings.backend());
             Ok(())
         }

@@ -35,7 +35,39 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub tickets: TicketSettings,
+    pub calendar: CalendarSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// An IANA time zone, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+    /// Working periods of a working day, e.g. `["08:30-12:00", "14:00-17:30"]`.
+    pub working_hours: Vec<String>,
+}
+
+impl CalendarSettings {
+    /// The calendar these settings describe, over the shipped year files.
+    pub fn build(&self) -> Result<crate::calendar::Calendar, ConfigError> {
+        let tz: chrono_tz::Tz = self.time_zone.parse().map_err(|_| {
+            ConfigError(format!(
+                "calendar.time_zone: '{}' is not an IANA time zone such as Asia/Shanghai",
+                self.time_zone
+            ))
+        })?;
+        let periods = self
+            .working_hours
+            .iter()
+            .map(|p| crate::calendar::parse_period(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError(format!("calendar.working_hours: {e}")))?;
+        let years = crate::calendar::shipped_years()
+            .map_err(|e| ConfigError(format!("calendar files: {e}")))?;
+        crate::calendar::Calendar::new(tz, periods, years)
+            .map_err(|e| ConfigError(format!("calendar.working_hours: {e}")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -189,6 +221,7 @@ impl Settings {
             );
         }
         settings.validate()?;
+        settings.calendar.build()?;
         Ok(settings)
     }
 

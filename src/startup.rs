@@ -76,8 +76,13 @@ impl Application {
             .local_addr()
             .map_err(|e| AppError::Internal(format!("listener address: {e}")))?
             .port();
+        let calendar = settings
+            .calendar
+            .build()
+            .map_err(|e| AppError::Config(e.to_string()))?;
         let state = web::Data::new(AppState {
             pool,
+            calendar,
             throttle: ThrottlePolicy::from(&settings.auth),
             tickets: TicketPolicy {
                 auto_dispatch: settings.tickets.auto_dispatch,

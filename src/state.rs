@@ -8,6 +8,7 @@ use chrono::Duration;
 use crate::accounts::sessions::SessionSettings;
 use crate::accounts::throttle::ThrottlePolicy;
 use crate::auth::tokens::JwtKeys;
+use crate::calendar::Calendar;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
@@ -16,6 +17,8 @@ use crate::tickets::TicketPolicy;
 
 pub struct AppState {
     pub pool: Pool,
+    /// The business calendar over the shipped year files (edits are read from the database).
+    pub calendar: Calendar,
     pub settings: Arc<Settings>,
     pub keys: JwtKeys,
     pub clock: Clock,

@@ -1,14 +1,15 @@
 //! The business calendar (docs/domain.md §3): which days are worked — weekends off, public
 //! holidays off, official make-up working days (调休) on — and the working hours of a working day,
-//! in the configured time zone. Pure arithmetic over the year data, no I/O (the files under
-//! `config/calendar/` are read by `calendar::files`).
+//! in the configured time zone. Pure arithmetic over the year data, no I/O: the year files under
+//! `config/calendar/` are compiled into the binary ([`shipped_years`]); admins' edits live in the
+//! database (`calendar::store`).
 //!
 //! Two kinds of limit: working minutes ("2 working hours": the clock runs only inside working
 //! hours) and working days ("1 working day": the same time of day on the next working day, after
 //! moving a start outside working hours to the next working instant). A day of a year without data
 //! is an error, never a weekday-only guess.
 
-pub mod files;
+pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -108,12 +109,51 @@ pub fn parse_year(text: &str) -> Result<YearData, CalendarError> {
         holidays: dates(&file.holidays)?,
         workdays: dates(&file.workdays)?,
     };
+    check_year(&data)?;
+    Ok(data)
+}
+
+/// The rules every year's data keeps: its dates are in the year, no day is both a holiday and a
+/// working day, and a make-up working day falls on a weekend.
+pub fn check_year(data: &YearData) -> Result<(), CalendarError> {
+    if let Some(d) = data
+        .holidays
+        .iter()
+        .chain(&data.workdays)
+        .find(|d| d.year() != data.year)
+    {
+        return Err(CalendarError::Invalid(format!(
+            "{d} is not in {}",
+            data.year
+        )));
+    }
     if let Some(both) = data.holidays.intersection(&data.workdays).next() {
         return Err(CalendarError::Invalid(format!(
             "{both} is both a holiday and a working day"
         )));
     }
-    Ok(data)
+    if let Some(d) = data
+        .workdays
+        .iter()
+        .find(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+    {
+        return Err(CalendarError::Invalid(format!(
+            "workdays: {d} is a weekday already; list only weekend days that are worked"
+        )));
+    }
+    Ok(())
+}
+
+/// The year files shipped with the project, compiled into the binary so that it runs from any
+/// directory (config/calendar/).
+pub fn shipped_years() -> Result<Vec<YearData>, CalendarError> {
+    [
+        include_str!("../../config/calendar/2025.toml"),
+        include_str!("../../config/calendar/2026.toml"),
+    ]
+    .into_iter()
+    .map(parse_year)
+    .collect()
 }
 
 /// The calendar: time zone, working periods of a day, and the years it knows.

@@ -1,6 +1,27 @@
 //! Table definitions shared by both backends (kept by hand in step with `migrations/`).
 
 diesel::table! {
+    calendar_years (year) {
+        year -> Integer,
+        holidays -> Text,
+        workdays -> Text,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_changes (id) {
+        id -> Text,
+        year -> Integer,
+        before -> Nullable<Text>,
+        after -> Text,
+        changed_by -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         username -> Text,
@@ -263,6 +284,8 @@ diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(ticket_co_handlers -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    calendar_years,
+    calendar_changes,
     users,
     sessions,
     refresh_tokens,

@@ -5,6 +5,7 @@
 
 pub mod api_clients;
 pub mod auth;
+pub mod calendar;
 pub mod errors;
 pub mod extract;
 pub mod json;
@@ -79,7 +80,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tickets::act)
         .service(tickets::access_log)
         .service(tickets::citizen_list)
-        .service(tickets::citizen_get);
+        .service(tickets::citizen_get)
+        .service(calendar::list)
+        .service(calendar::get)
+        .service(calendar::put)
+        .service(calendar::history);
 }
 
 /// The OpenAPI document of exactly the routes `configure` registers.

@@ -280,6 +280,11 @@ impl TestApp {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
+    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         self.request(Method::PATCH, path, token, Some(body)).await
     }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod api_clients;
 mod auth;
+mod calendar;
 mod cli;
 mod errors;
 mod ops;

@@ -83,7 +83,8 @@ async fn docs_and_openapi_cover_every_route(app: TestApp) {
             .replace("{id}", &id)
             .replace("{attachment_id}", &id)
             .replace("{action}", "note")
-            .replace("{dataset}", "departments");
+            .replace("{dataset}", "departments")
+            .replace("{year}", "2025");
         let res = app
             .client
             .request(
