@@ -36,6 +36,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub tickets: TicketSettings,
     pub calendar: CalendarSettings,
+    pub deadlines: crate::deadlines::Policy,
     pub log: LogSettings,
 }
 
@@ -222,6 +223,10 @@ impl Settings {
         }
         settings.validate()?;
         settings.calendar.build()?;
+        settings
+            .deadlines
+            .validate()
+            .map_err(|e| ConfigError(e.to_string()))?;
         Ok(settings)
     }
 

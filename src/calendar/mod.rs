@@ -335,3 +335,22 @@ impl Calendar {
 
 #[cfg(test)]
 mod tests;
+
+/// The default calendar over the shipped years, for unit tests here and in `deadlines`.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub fn shanghai() -> Calendar {
+        let periods = vec![
+            parse_period("08:30-12:00").expect("am"),
+            parse_period("14:00-17:30").expect("pm"),
+        ];
+        Calendar::new(
+            chrono_tz::Asia::Shanghai,
+            periods,
+            shipped_years().expect("shipped years"),
+        )
+        .expect("calendar")
+    }
+}

@@ -6,15 +6,7 @@ use proptest::prelude::*;
 use super::*;
 
 fn calendar() -> Calendar {
-    let years = vec![
-        parse_year(include_str!("../../config/calendar/2025.toml")).expect("2025"),
-        parse_year(include_str!("../../config/calendar/2026.toml")).expect("2026"),
-    ];
-    let periods = vec![
-        parse_period("08:30-12:00").expect("am"),
-        parse_period("14:00-17:30").expect("pm"),
-    ];
-    Calendar::new(chrono_tz::Asia::Shanghai, periods, years).expect("calendar")
+    super::tests_support::shanghai()
 }
 
 /// A Beijing local time as UTC.
