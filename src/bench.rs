@@ -321,10 +321,23 @@ fn tickets_bench(
     if options.tickets == 0 {
         return Ok(());
     }
+    let settings = crate::config::Settings::load(
+        std::path::Path::new("config"),
+        &crate::config::Overrides::default(),
+    )
+    .map_err(|e| AppError::Config(e.to_string()))?;
     let policy = TicketPolicy {
         auto_dispatch: false,
         department_contact_roles: vec![Role::DepartmentAdmin],
+        deadlines: std::sync::Arc::new(crate::tickets::deadlines::DeadlineRules {
+            calendar: settings
+                .calendar
+                .build()
+                .map_err(|e| AppError::Config(e.to_string()))?,
+            policy: settings.deadlines.clone(),
+        }),
     };
+    let now = Clock::system().now();
     let staff = |roles: RoleSet, department: Option<(DepartmentId, String)>| UserPrincipal {
         id: UserId::generate(),
         username: "bench".into(),
@@ -334,13 +347,11 @@ fn tickets_bench(
         department_path: department.map(|(_, path)| path),
         session_id: SessionId::generate(),
     };
-    let dispatcher = Viewer::for_user(&staff(RoleSet::new([Role::Dispatcher]), None), &policy);
+    let dispatcher = Viewer::for_user(&staff(RoleSet::new([Role::Dispatcher]), None), &policy, now);
     let department_ids: Vec<String> = departments::table
         .filter(departments::code.like("D%"))
         .select(departments::id)
         .load(conn)?;
-    let now = Clock::system().now();
-
     let mut create = Vec::with_capacity(options.tickets);
     let mut dispatch = Vec::new();
     let started = Instant::now();
@@ -408,6 +419,7 @@ fn tickets_bench(
             Some((department, path)),
         ),
         &policy,
+        now,
     );
     let page = PageParams {
         limit: Some(50),

@@ -30,6 +30,13 @@ impl Clock {
         }
     }
 
+    /// Sets a manual clock to `t`; no effect on the system clock.
+    pub fn set(&self, t: NaiveDateTime) {
+        if let Some(m) = &self.manual {
+            *m.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        }
+    }
+
     /// Moves a manual clock forward; no effect on the system clock.
     pub fn advance(&self, by: Duration) {
         if let Some(t) = &self.manual {

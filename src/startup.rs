@@ -21,6 +21,7 @@ use crate::http::metrics::Metrics;
 use crate::http::openapi::ApiDoc;
 use crate::http::{self, errors, middleware};
 use crate::state::AppState;
+use crate::tickets::deadlines::DeadlineRules;
 use crate::tickets::{attachments, TicketPolicy};
 
 pub struct Application {
@@ -82,11 +83,15 @@ impl Application {
             .map_err(|e| AppError::Config(e.to_string()))?;
         let state = web::Data::new(AppState {
             pool,
-            calendar,
+            calendar: calendar.clone(),
             throttle: ThrottlePolicy::from(&settings.auth),
             tickets: TicketPolicy {
                 auto_dispatch: settings.tickets.auto_dispatch,
                 department_contact_roles: settings.tickets.department_contact_roles.clone(),
+                deadlines: Arc::new(DeadlineRules {
+                    calendar,
+                    policy: settings.deadlines.clone(),
+                }),
             },
             settings: Arc::new(settings),
             keys,

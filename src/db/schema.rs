@@ -213,6 +213,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    ticket_deadlines (id) {
+        id -> Text,
+        ticket_id -> Text,
+        step -> Text,
+        time_limit -> Text,
+        started_at -> Timestamp,
+        due_at -> Timestamp,
+        yellow_at -> Timestamp,
+        paused_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        overdue_minutes -> Nullable<Integer>,
+        warned_yellow_at -> Nullable<Timestamp>,
+        warned_red_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     ticket_co_handlers (ticket_id, department_id) {
         ticket_id -> Text,
         department_id -> Text,
@@ -283,6 +300,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(ticket_co_handlers -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(ticket_deadlines -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     calendar_changes,
@@ -298,6 +316,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     routing_rule_changes,
     tickets,
     ticket_co_handlers,
+    ticket_deadlines,
     ticket_events,
     ticket_attachments,
     intake_keys,

@@ -14,8 +14,23 @@ use crate::catalogue::TimeLimits;
 use crate::vocab::{Kind, Urgency};
 
 /// A step of a ticket's life that runs against a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Step {
     /// From registration to dispatch.
     Dispatch,
@@ -27,6 +42,12 @@ pub enum Step {
     Handle,
     /// From the reply to the completed callback.
     Callback,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// A limit: working time, or natural time.

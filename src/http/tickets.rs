@@ -55,7 +55,11 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
 
 /// The caller as a ticket viewer (staff only; the department path came with authentication).
 fn staff_viewer(state: &web::Data<AppState>, principal: &Principal) -> Result<Viewer, AppError> {
-    Ok(Viewer::for_user(principal.user()?, &state.tickets))
+    Ok(Viewer::for_user(
+        principal.user()?,
+        &state.tickets,
+        state.clock.now(),
+    ))
 }
 
 #[utoipa::path(tag = "tickets", security(("bearer" = []), ("api_key" = [])),
@@ -375,7 +379,11 @@ async fn any_viewer(
     match principal {
         Principal::ApiClient(client) => {
             principal.require_scope(Scope::TicketsSubmit)?;
-            Ok(Viewer::for_client(client))
+            Ok(Viewer::for_client(
+                client,
+                &state.tickets,
+                state.clock.now(),
+            ))
         }
         Principal::User(_) => staff_viewer(state, principal),
     }

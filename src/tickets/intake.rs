@@ -13,6 +13,7 @@ use crate::auth::ApiClientPrincipal;
 use crate::catalogue::{self, Attribute, AttributeType};
 use crate::db::schema::{intake_keys, tickets};
 use crate::db::{self, DbConnection};
+use crate::deadlines::Step;
 use crate::error::AppError;
 use crate::ids::{CategoryId, RegionId, TicketId};
 use crate::routing::{self, CandidateSource, RoutingRequest};
@@ -263,6 +264,7 @@ pub fn create(
     db::write_tx(conn, |conn| {
         let row = build_row(conn, &input, channel, now)?;
         let row = insert_ticket(conn, row, viewer, now)?;
+        deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
         auto_dispatch(conn, policy, row, now)
     })
 }
@@ -299,7 +301,7 @@ fn auto_dispatch(
     };
     apply(
         conn,
-        &system_viewer(),
+        &system_viewer(policy, now),
         row,
         Vec::new(),
         Action::Dispatch,
@@ -359,7 +361,7 @@ pub fn submit(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let viewer = Viewer::for_client(client);
+    let viewer = Viewer::for_client(client, policy, now);
     let attempt = |conn: &mut DbConnection| {
         db::write_tx(conn, |conn| {
             let seen: Option<(String, String)> = intake_keys::table
@@ -379,6 +381,7 @@ pub fn submit(
             }
             let row = build_row(conn, &input, Channel::Miniprogram, now)?;
             let row = insert_ticket(conn, row, &viewer, now)?;
+            deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
             diesel::insert_into(intake_keys::table)
                 .values((
                     intake_keys::api_client_id.eq(client.id.as_str()),

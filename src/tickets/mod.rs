@@ -6,6 +6,7 @@
 
 pub mod attachments;
 mod citizen;
+pub mod deadlines;
 mod intake;
 pub mod model;
 mod numbering;
@@ -48,6 +49,8 @@ pub struct TicketPolicy {
     pub auto_dispatch: bool,
     /// Department roles that may reveal citizens' contact data.
     pub department_contact_roles: Vec<Role>,
+    /// The calendar and the time-limit policy.
+    pub deadlines: deadlines::SharedRules,
 }
 
 /// What an event records besides who and when.

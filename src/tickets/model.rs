@@ -263,6 +263,29 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
     /// What the caller may do now.
     pub allowed_actions: Vec<Action>,
+    /// The deadline of each step so far, oldest first: open ones with their state now.
+    pub deadlines: Vec<DeadlineView>,
+}
+
+/// One step's deadline on a ticket.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeadlineView {
+    /// `dispatch`, `sign`, `return_window`, `handle` or `callback`.
+    pub step: String,
+    /// The limit that produced it (`1wd`, `2wh`, `24h`, ...), kept from when the step started.
+    pub time_limit: String,
+    pub started_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    /// Open steps: `on_track`, `yellow` or `red`.
+    pub state: Option<crate::deadlines::DeadlineState>,
+    /// Open steps: time left in the limit's own time (working minutes for working limits),
+    /// negative once overdue.
+    pub remaining_minutes: Option<i64>,
+    /// True while a return is under review (the clock stands still).
+    pub paused: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Completed steps: minutes late (0 when on time). Never forgiven.
+    pub overdue_minutes: Option<i32>,
 }
 
 impl Ticket {
@@ -321,6 +344,7 @@ impl Ticket {
             replied_at: row.replied_at.map(utc),
             closed_at: row.closed_at.map(utc),
             allowed_actions,
+            deadlines: Vec::new(),
         }
     }
 }

@@ -127,21 +127,32 @@ pub(super) struct Names {
     departments: HashMap<String, String>,
     users: HashMap<String, String>,
     clients: HashMap<String, String>,
+    /// The tickets' deadlines, and the calendar in force to tell their state.
+    deadlines: HashMap<String, Vec<super::deadlines::DeadlineRow>>,
+    calendar: Option<crate::calendar::Calendar>,
 }
 
 impl Names {
     pub(super) fn for_tickets<'a>(
         conn: &mut DbConnection,
+        viewer: &Viewer,
         rows: impl IntoIterator<Item = (&'a TicketRow, &'a [CoHandler])>,
     ) -> Result<Names, AppError> {
         let mut departments = Vec::new();
         let mut users = Vec::new();
+        let mut ids = Vec::new();
         for (row, co) in rows {
             departments.extend(row.lead_department_id.clone());
             departments.extend(co.iter().map(|c| c.department_id.clone()));
             users.extend(row.assignee_id.clone());
+            ids.push(row.id.clone());
         }
-        Names::load(conn, departments, users, Vec::new())
+        let mut names = Names::load(conn, departments, users, Vec::new())?;
+        if !ids.is_empty() {
+            names.deadlines = super::deadlines::for_tickets(conn, &ids)?;
+            names.calendar = Some(super::deadlines::calendar(conn, &viewer.rules.calendar)?);
+        }
+        Ok(names)
     }
 
     pub(super) fn load(
@@ -195,7 +206,7 @@ pub(super) fn view_one(
     co: &[CoHandler],
     viewer: &Viewer,
 ) -> Result<Ticket, AppError> {
-    let names = Names::for_tickets(conn, [(row, co)])?;
+    let names = Names::for_tickets(conn, viewer, [(row, co)])?;
     Ok(view(row, co, viewer, &names))
 }
 
@@ -242,6 +253,12 @@ pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer, names: &N
         })
         .collect();
     ticket.assignee_name = row.assignee_id.as_deref().and_then(|u| names.user(u));
+    if let (Some(calendar), Some(rows)) = (&names.calendar, names.deadlines.get(&row.id)) {
+        ticket.deadlines = rows
+            .iter()
+            .map(|d| super::deadlines::view(calendar, d, viewer.now))
+            .collect();
+    }
     ticket
 }
 
@@ -416,7 +433,7 @@ pub fn list(
     let co = co_handlers(conn, &ids)?;
     let none: Vec<CoHandler> = Vec::new();
     let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
-    let names = Names::for_tickets(conn, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
     Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()])
         .map(|row| view(&row, co_of(&row.id), viewer, &names)))
 }
@@ -495,7 +512,7 @@ pub fn similar(
     let co = co_handlers(conn, &ids)?;
     let none: Vec<CoHandler> = Vec::new();
     let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
-    let names = Names::for_tickets(conn, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
     let mut page = Page::from_rows(rows, page, |r| vec![r.id.clone()]);
     // the cursor follows the query; a ticket the viewer may not see is left out of the items
     let items = std::mem::take(&mut page.items)

@@ -229,6 +229,7 @@ pub(super) fn apply(
         public,
     };
     insert_event(conn, &row, viewer, happened, now)?;
+    deadline_effects(conn, viewer, &row, action, now)?;
     if let Some(mut target) = survivor {
         // the surviving ticket records what was merged into it (the merged citizens stay reachable)
         target.version += 1;
@@ -384,6 +385,15 @@ fn handling_effects(
             fx.payload.insert("text".into(), json!(note));
         }
         Action::Return => {
+            if let Some(closed) = deadlines::return_window_closed(conn, &row.id, cmd.now)? {
+                return Err(AppError::conflict(
+                    "return_window_closed",
+                    format!(
+                        "a ticket can be returned until {} UTC; handle it, or ask the dispatcher",
+                        closed.format("%Y-%m-%d %H:%M")
+                    ),
+                ));
+            }
             let reason = text(&cmd.body.reason, "reason", cmd.action, 1000)?;
             fx.payload.insert("reason".into(), json!(reason));
             fx.payload
@@ -397,8 +407,20 @@ fn handling_effects(
         }
         Action::RequestExtension => {
             let days = *required(&cmd.body.days, "days", cmd.action)?;
-            if !(1..=10).contains(&days) {
-                return Err(AppError::validation("days: 1-10 working days"));
+            let max = cmd.viewer.rules.policy.max_extension_working_days;
+            if days < 1 || u32::try_from(days).is_ok_and(|d| d > max) {
+                return Err(AppError::validation(format!("days: 1-{max} working days")));
+            }
+            if let Some(due) = deadlines::handle_due(conn, &row.id)? {
+                if cmd.now >= due {
+                    return Err(AppError::conflict(
+                        "extension_too_late",
+                        format!(
+                            "an extension is asked before the handling deadline ({} UTC); it has passed",
+                            due.format("%Y-%m-%d %H:%M")
+                        ),
+                    ));
+                }
             }
             if row.urgency != Urgency::Normal {
                 return Err(AppError::validation(
@@ -495,6 +517,79 @@ fn notes_effects(cmd: &Command<'_>, fx: &mut Effects) -> Result<(), AppError> {
             fx.public = cmd.action == Action::PublicNote;
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// What an action does to the ticket's deadlines: completes the steps it ends (keeping how late
+/// they were), starts the ones it begins with the limits in force now, pauses the department's
+/// clock for a return under review and resumes it with the paused time added, and moves the
+/// handling deadline by an approved extension.
+fn deadline_effects(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    row: &TicketRow,
+    action: Action,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    use crate::deadlines::Step as S;
+    const ALL: [S; 5] = [
+        S::Dispatch,
+        S::Sign,
+        S::ReturnWindow,
+        S::Handle,
+        S::Callback,
+    ];
+    let rules = &viewer.rules;
+    let id = row.id.as_str();
+    // praise and anonymous tickets need no callback (docs/domain.md §4)
+    let callback: &[S] = if row.kind == Kind::Praise || row.anonymous {
+        &[]
+    } else {
+        &[S::Callback]
+    };
+    match action {
+        Action::Dispatch | Action::ApproveReturn => {
+            deadlines::complete(conn, id, &ALL, now)?;
+            deadlines::start(
+                conn,
+                rules,
+                row,
+                &[S::Sign, S::ReturnWindow, S::Handle],
+                now,
+            )?;
+        }
+        Action::Forward => {
+            deadlines::complete(conn, id, &[S::Sign], now)?;
+            deadlines::start(conn, rules, row, &[S::Sign], now)?;
+        }
+        Action::Sign => deadlines::complete(conn, id, &[S::Sign], now)?,
+        Action::Return => deadlines::pause(conn, id, now)?,
+        Action::RejectReturn => deadlines::resume(conn, rules, id, now)?,
+        Action::Reply => {
+            deadlines::complete(conn, id, &[S::Sign, S::ReturnWindow, S::Handle], now)?;
+            deadlines::start(conn, rules, row, callback, now)?;
+        }
+        Action::DirectAnswer => {
+            deadlines::complete(conn, id, &[S::Dispatch], now)?;
+            deadlines::start(conn, rules, row, callback, now)?;
+        }
+        Action::Redo => {
+            deadlines::complete(conn, id, &[S::Callback], now)?;
+            deadlines::start(conn, rules, row, &[S::Handle], now)?;
+        }
+        Action::Close => deadlines::complete(conn, id, &[S::Callback], now)?,
+        Action::Merge | Action::Cancel => deadlines::complete(conn, id, &ALL, now)?,
+        Action::ApproveExtension => {
+            let days = row.extension_days.unwrap_or(0);
+            deadlines::extend_handle(conn, rules, id, u32::try_from(days).unwrap_or(0))?;
+        }
+        Action::Assign
+        | Action::Contribute
+        | Action::RequestExtension
+        | Action::RejectExtension
+        | Action::Note
+        | Action::PublicNote => {}
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! authentication), an API client, or the system (automatic dispatch).
 
 use super::state::{self, Actor};
+use chrono::NaiveDateTime;
+
 use super::*;
 use crate::auth::{ApiClientPrincipal, Role, RoleSet, UserPrincipal};
 
@@ -20,6 +22,10 @@ pub enum Caller {
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub caller: Caller,
+    /// Deadline rules (calendar and policy) and the time of the request: views show each
+    /// deadline's state as of `now`.
+    pub rules: super::deadlines::SharedRules,
+    pub now: NaiveDateTime,
     pub actor: Actor,
     /// The role recorded on events.
     pub role_label: String,
@@ -29,7 +35,7 @@ pub struct Viewer {
 
 impl Viewer {
     /// A staff member, as authenticated (their department's path came with the session check).
-    pub fn for_user(user: &UserPrincipal, policy: &TicketPolicy) -> Viewer {
+    pub fn for_user(user: &UserPrincipal, policy: &TicketPolicy, now: NaiveDateTime) -> Viewer {
         let hotline = state::HOTLINE_ROLES.iter().any(|r| user.roles.contains(*r));
         let contact_access = hotline
             || policy
@@ -43,6 +49,8 @@ impl Viewer {
             .map(|r| r.as_str().to_string())
             .unwrap_or_default();
         Viewer {
+            rules: policy.deadlines.clone(),
+            now,
             caller: Caller::User(user.id.0.clone()),
             actor: Actor {
                 roles: user.roles.clone(),
@@ -54,8 +62,14 @@ impl Viewer {
         }
     }
 
-    pub fn for_client(client: &ApiClientPrincipal) -> Viewer {
+    pub fn for_client(
+        client: &ApiClientPrincipal,
+        policy: &TicketPolicy,
+        now: NaiveDateTime,
+    ) -> Viewer {
         Viewer {
+            rules: policy.deadlines.clone(),
+            now,
             caller: Caller::ApiClient(client.id.0.clone()),
             actor: Actor {
                 roles: RoleSet::default(),
@@ -98,8 +112,10 @@ impl Viewer {
     }
 }
 
-pub(super) fn system_viewer() -> Viewer {
+pub(super) fn system_viewer(policy: &TicketPolicy, now: NaiveDateTime) -> Viewer {
     Viewer {
+        rules: policy.deadlines.clone(),
+        now,
         caller: Caller::System,
         actor: Actor {
             roles: RoleSet::new([Role::Dispatcher]),

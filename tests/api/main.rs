@@ -6,6 +6,7 @@ mod api_clients;
 mod auth;
 mod calendar;
 mod cli;
+mod deadlines;
 mod errors;
 mod ops;
 mod organisation;

@@ -1,0 +1,322 @@
+//! The deadlines of a ticket's steps, in storage: started when a step starts (with the limit in
+//! force then), paused while a return is under review, moved by an approved extension, and
+//! completed with how late they were.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::model::{DeadlineView, TicketRow};
+use crate::accounts::utc;
+use crate::calendar::Calendar;
+use crate::catalogue::TimeLimits;
+use crate::db::schema::{calendar_years, categories, ticket_deadlines};
+use crate::db::{self, DbConnection};
+use crate::deadlines::{self as rules, Limit, Policy, Step};
+use crate::error::AppError;
+
+/// What computing deadlines needs: the calendar over the shipped year files, and the policy.
+#[derive(Debug)]
+pub struct DeadlineRules {
+    pub calendar: Calendar,
+    pub policy: Policy,
+}
+
+pub type SharedRules = Arc<DeadlineRules>;
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = ticket_deadlines)]
+pub struct DeadlineRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub step: String,
+    pub time_limit: String,
+    pub started_at: NaiveDateTime,
+    pub due_at: NaiveDateTime,
+    pub yellow_at: NaiveDateTime,
+    pub paused_at: Option<NaiveDateTime>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub overdue_minutes: Option<i32>,
+    pub warned_yellow_at: Option<NaiveDateTime>,
+    pub warned_red_at: Option<NaiveDateTime>,
+}
+
+fn calendar_error(e: crate::calendar::CalendarError) -> AppError {
+    AppError::conflict("calendar_missing", e.to_string())
+}
+
+/// The calendar in force: the shipped years with admins' edits over them.
+pub fn calendar(conn: &mut DbConnection, base: &Calendar) -> Result<Calendar, AppError> {
+    let rows: Vec<(i32, String, String)> = calendar_years::table
+        .select((
+            calendar_years::year,
+            calendar_years::holidays,
+            calendar_years::workdays,
+        ))
+        .load(conn)?;
+    let mut calendar = base.clone();
+    for (year, holidays, workdays) in rows {
+        let parse = |t: &str| {
+            serde_json::from_str(t).map_err(|e| AppError::Internal(format!("calendar {year}: {e}")))
+        };
+        calendar.set_year(crate::calendar::YearData {
+            year,
+            holidays: parse(&holidays)?,
+            workdays: parse(&workdays)?,
+        });
+    }
+    Ok(calendar)
+}
+
+fn category_limits(
+    conn: &mut DbConnection,
+    row: &TicketRow,
+) -> Result<Option<TimeLimits>, AppError> {
+    let Some(category) = &row.category_id else {
+        return Ok(None);
+    };
+    let text: Option<Option<String>> = categories::table
+        .find(category)
+        .select(categories::time_limits)
+        .first(conn)
+        .optional()?;
+    Ok(text.flatten().and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+fn at(t: NaiveDateTime) -> DateTime<Utc> {
+    utc(t)
+}
+
+/// Starts `steps` for the ticket now, each with its limit from the policy in force.
+pub fn start(
+    conn: &mut DbConnection,
+    shared: &DeadlineRules,
+    row: &TicketRow,
+    steps: &[Step],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let calendar = calendar(conn, &shared.calendar)?;
+    let own = category_limits(conn, row)?;
+    for step in steps {
+        let limit = shared
+            .policy
+            .limit(*step, row.kind, row.urgency, own.as_ref());
+        let due = limit.due(&calendar, at(now)).map_err(calendar_error)?;
+        let yellow = rules::yellow_at(&calendar, limit, at(now), due).map_err(calendar_error)?;
+        diesel::insert_into(ticket_deadlines::table)
+            .values(DeadlineRow {
+                id: db::new_id(),
+                ticket_id: row.id.clone(),
+                step: step.as_str().to_string(),
+                time_limit: limit.to_string(),
+                started_at: now,
+                due_at: due.naive_utc(),
+                yellow_at: yellow.naive_utc(),
+                paused_at: None,
+                completed_at: None,
+                overdue_minutes: None,
+                warned_yellow_at: None,
+                warned_red_at: None,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn open_rows(
+    conn: &mut DbConnection,
+    ticket: &str,
+    steps: &[Step],
+) -> Result<Vec<DeadlineRow>, AppError> {
+    let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
+    Ok(ticket_deadlines::table
+        .filter(ticket_deadlines::ticket_id.eq(ticket))
+        .filter(ticket_deadlines::step.eq_any(names))
+        .filter(ticket_deadlines::completed_at.is_null())
+        .load(conn)?)
+}
+
+/// Completes the open `steps`, keeping how late each was (clock minutes).
+pub fn complete(
+    conn: &mut DbConnection,
+    ticket: &str,
+    steps: &[Step],
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    for row in open_rows(conn, ticket, steps)? {
+        let late = (now - row.due_at).num_minutes().max(0);
+        diesel::update(ticket_deadlines::table.find(&row.id))
+            .set((
+                ticket_deadlines::completed_at.eq(Some(now)),
+                ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
+                ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The department's steps stop counting while its return is under review.
+pub const DEPARTMENT_STEPS: [Step; 3] = [Step::Sign, Step::ReturnWindow, Step::Handle];
+
+pub fn pause(conn: &mut DbConnection, ticket: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    let names: Vec<&str> = DEPARTMENT_STEPS.iter().map(|s| s.as_str()).collect();
+    diesel::update(
+        ticket_deadlines::table
+            .filter(ticket_deadlines::ticket_id.eq(ticket))
+            .filter(ticket_deadlines::step.eq_any(names))
+            .filter(ticket_deadlines::completed_at.is_null())
+            .filter(ticket_deadlines::paused_at.is_null()),
+    )
+    .set(ticket_deadlines::paused_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Moves a deadline by the time from `from` to `to`, in the limit's own time.
+fn shift(
+    calendar: &Calendar,
+    row: &DeadlineRow,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<(NaiveDateTime, NaiveDateTime), AppError> {
+    let limit: Limit = row
+        .time_limit
+        .parse()
+        .map_err(|e| AppError::Internal(format!("stored limit: {e}")))?;
+    let (due, yellow) = (at(row.due_at), at(row.yellow_at));
+    if limit.is_working_time() {
+        let paused = calendar
+            .working_minutes_between(at(from), at(to))
+            .map_err(calendar_error)?;
+        let due = calendar
+            .add_working_minutes(due, paused)
+            .map_err(calendar_error)?;
+        let yellow = calendar
+            .add_working_minutes(yellow, paused)
+            .map_err(calendar_error)?;
+        Ok((due.naive_utc(), yellow.naive_utc()))
+    } else {
+        let paused = to - from;
+        Ok(((due + paused).naive_utc(), (yellow + paused).naive_utc()))
+    }
+}
+
+/// The return was rejected: the paused steps run again, their deadlines moved by the pause.
+pub fn resume(
+    conn: &mut DbConnection,
+    shared: &DeadlineRules,
+    ticket: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let calendar = calendar(conn, &shared.calendar)?;
+    for row in open_rows(conn, ticket, &DEPARTMENT_STEPS)? {
+        let Some(paused_at) = row.paused_at else {
+            continue;
+        };
+        let (due, yellow) = shift(&calendar, &row, paused_at, now)?;
+        diesel::update(ticket_deadlines::table.find(&row.id))
+            .set((
+                ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
+                ticket_deadlines::due_at.eq(due),
+                ticket_deadlines::yellow_at.eq(yellow),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The open handling deadline, if any.
+pub fn handle_due(
+    conn: &mut DbConnection,
+    ticket: &str,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    Ok(open_rows(conn, ticket, &[Step::Handle])?
+        .first()
+        .map(|r| r.due_at))
+}
+
+/// When the return window closed, if it has (an open window past its due instant).
+pub fn return_window_closed(
+    conn: &mut DbConnection,
+    ticket: &str,
+    now: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    Ok(open_rows(conn, ticket, &[Step::ReturnWindow])?
+        .into_iter()
+        .find(|r| r.paused_at.is_none() && now > r.due_at)
+        .map(|r| r.due_at))
+}
+
+/// An approved extension: the handling deadline moves by exactly `days` working days.
+pub fn extend_handle(
+    conn: &mut DbConnection,
+    shared: &DeadlineRules,
+    ticket: &str,
+    days: u32,
+) -> Result<(), AppError> {
+    let calendar = calendar(conn, &shared.calendar)?;
+    for row in open_rows(conn, ticket, &[Step::Handle])? {
+        let due = calendar
+            .add_working_days(at(row.due_at), days)
+            .map_err(calendar_error)?;
+        let yellow = calendar
+            .add_working_days(at(row.yellow_at), days)
+            .map_err(calendar_error)?;
+        diesel::update(ticket_deadlines::table.find(&row.id))
+            .set((
+                ticket_deadlines::due_at.eq(due.naive_utc()),
+                ticket_deadlines::yellow_at.eq(yellow.naive_utc()),
+                ticket_deadlines::warned_yellow_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The deadlines of a page of tickets, by ticket, oldest first (one query).
+pub fn for_tickets(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<DeadlineRow>>, AppError> {
+    let rows: Vec<DeadlineRow> = ticket_deadlines::table
+        .filter(ticket_deadlines::ticket_id.eq_any(ids))
+        .order(ticket_deadlines::id.asc())
+        .load(conn)?;
+    let mut map: HashMap<String, Vec<DeadlineRow>> = HashMap::new();
+    for row in rows {
+        map.entry(row.ticket_id.clone()).or_default().push(row);
+    }
+    Ok(map)
+}
+
+/// A deadline as a ticket shows it at `now`.
+pub fn view(calendar: &Calendar, row: &DeadlineRow, now: NaiveDateTime) -> DeadlineView {
+    let limit: Option<Limit> = row.time_limit.parse().ok();
+    let open = row.completed_at.is_none();
+    // a paused step is seen as it stood when it paused
+    let seen_at = row.paused_at.unwrap_or(now);
+    let state = open.then(|| rules::state(at(seen_at), at(row.yellow_at), at(row.due_at)));
+    let remaining = match (open, limit) {
+        (true, Some(limit)) => {
+            rules::remaining_minutes(calendar, limit, at(seen_at), at(row.due_at)).ok()
+        }
+        _ => None,
+    };
+    DeadlineView {
+        step: row.step.clone(),
+        time_limit: row.time_limit.clone(),
+        started_at: at(row.started_at),
+        due_at: at(row.due_at),
+        state,
+        remaining_minutes: remaining,
+        paused: row.paused_at.is_some(),
+        completed_at: row.completed_at.map(at),
+        overdue_minutes: row.overdue_minutes,
+    }
+}

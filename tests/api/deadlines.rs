@@ -1,0 +1,192 @@
+//! Deadlines on tickets with the controllable clock (no sleeping): computed when a step starts,
+//! yellow then red as time passes, paused during a return under review, moved by an approved
+//! extension, kept when the policy changes, and never forgiven.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, JsonOk, TestApp};
+use crate::on_both_backends;
+use crate::tickets::{act, act_raw, get_ticket, hotline_call, new_ticket, org};
+
+on_both_backends!(deadlines_follow_the_ticket);
+
+/// A Beijing local time as the service's UTC.
+fn bj(day: u32, hour: u32, minute: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2025, 11, day)
+        .and_then(|d| d.and_hms_opt(hour, minute, 0))
+        .expect("time")
+        - chrono::Duration::hours(8)
+}
+
+fn z(t: NaiveDateTime) -> String {
+    format!("{}Z", t.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// The latest deadline of a step on a ticket view.
+fn deadline(ticket: &Value, step: &str) -> Value {
+    ticket["deadlines"]
+        .as_array()
+        .and_then(|d| d.iter().rev().find(|x| x["step"] == step).cloned())
+        .unwrap_or_else(|| panic!("no {step} deadline in {}", ticket["deadlines"]))
+}
+
+async fn deadlines_follow_the_ticket(app: TestApp) {
+    let o = org(&app).await;
+    let clock = app.state.clock.clone();
+    // Monday 2025-11-10 09:00 in Beijing
+    clock.set(bj(10, 9, 0));
+    let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let id = t["id"].as_str().expect("id").to_string();
+    let d = deadline(&t, "dispatch");
+    assert_eq!(d["time_limit"], "2wh");
+    assert_eq!(
+        d["due_at"]
+            .as_str()
+            .map(|s| s.starts_with(&z(bj(10, 11, 0))[..19])),
+        Some(true),
+        "{d}"
+    );
+    assert_eq!(d["state"], "on_track");
+    assert_eq!(d["remaining_minutes"], 120);
+    // yellow a fifth of the span before (10:36), red when due
+    clock.set(bj(10, 10, 40));
+    assert_eq!(
+        deadline(&get_ticket(&app, &o.operator, &id).await, "dispatch")["state"],
+        "yellow"
+    );
+    clock.set(bj(10, 11, 10));
+    let late = deadline(&get_ticket(&app, &o.operator, &id).await, "dispatch");
+    assert_eq!(late["state"], "red");
+    assert_eq!(late["remaining_minutes"], -10);
+    // dispatch late: the overdue fact stays; the department's steps start
+    let t = act(
+        &app,
+        &o.dispatcher,
+        &t,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    let done = deadline(&t, "dispatch");
+    assert_eq!(done["overdue_minutes"], 10);
+    assert!(done["state"].is_null());
+    let sign = deadline(&t, "sign");
+    assert_eq!(sign["time_limit"], "1wd");
+    assert!(
+        sign["due_at"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&z(bj(11, 11, 10))[..19])),
+        "{sign}"
+    );
+    let handle = deadline(&t, "handle");
+    assert_eq!(handle["time_limit"], "10wd");
+    assert!(
+        handle["due_at"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&z(bj(24, 11, 10))[..19])),
+        "{handle}"
+    );
+    // a return under review pauses the department's clock; rejecting it resumes with the time added
+    clock.set(bj(10, 15, 0));
+    let t = act(
+        &app,
+        &o.water_staff,
+        &t,
+        "return",
+        json!({"reason": "not ours"}),
+    )
+    .await;
+    assert_eq!(deadline(&t, "sign")["paused"], true);
+    clock.set(bj(11, 15, 0)); // one working day later
+    let paused = deadline(&get_ticket(&app, &o.operator, &id).await, "sign");
+    assert_eq!(
+        paused["state"], "on_track",
+        "a paused step does not turn red: {paused}"
+    );
+    let t = act(
+        &app,
+        &o.dispatcher,
+        &t,
+        "reject_return",
+        json!({"reason": "it is yours"}),
+    )
+    .await;
+    let sign = deadline(&t, "sign");
+    assert_eq!(sign["paused"], false);
+    assert!(
+        sign["due_at"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&z(bj(12, 11, 10))[..19])),
+        "{sign}"
+    );
+    // a policy change after dispatch leaves the ticket's deadline as it was given
+    let res = app
+        .patch(
+            &format!("/api/v1/categories/{}", o.category),
+            Some(&o.admin),
+            json!({"time_limits": {"handle_working_days": 2}}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let handle_before =
+        deadline(&get_ticket(&app, &o.operator, &id).await, "handle")["due_at"].clone();
+    assert!(
+        handle_before
+            .as_str()
+            .is_some_and(|s| s.starts_with(&z(bj(25, 11, 10))[..19])),
+        "{handle_before}"
+    );
+    // an extension is asked before the deadline and moves it by exactly its working days
+    let t = act(&app, &o.water_staff, &t, "sign", json!({})).await;
+    let res = act_raw(
+        &app,
+        &o.water_staff,
+        &t,
+        "request_extension",
+        json!({"days": 11, "reason": "parts"}),
+    )
+    .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let t = act(
+        &app,
+        &o.water_staff,
+        &t,
+        "request_extension",
+        json!({"days": 3, "reason": "waiting for parts"}),
+    )
+    .await;
+    let t = act(&app, &o.supervisor, &t, "approve_extension", json!({})).await;
+    let handle = deadline(&t, "handle");
+    assert!(
+        handle["due_at"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(&z(bj(28, 11, 10))[..19])),
+        "{handle}"
+    );
+    // the reply completes handling on time and starts the callback
+    clock.set(bj(20, 10, 0));
+    let t = act(
+        &app,
+        &o.water_staff,
+        &t,
+        "reply",
+        json!({"reply": "repaired"}),
+    )
+    .await;
+    assert_eq!(deadline(&t, "handle")["overdue_minutes"], 0);
+    let callback = deadline(&t, "callback");
+    assert_eq!(callback["time_limit"], "1wd");
+    assert_eq!(callback["state"], "on_track");
+    // the events still say what happened; the deadlines stay on the ticket after closing
+    let t = act(&app, &o.operator, &t, "close", json!({})).await;
+    let all = t["deadlines"].as_array().expect("deadlines");
+    assert!(all.iter().all(|d| !d["completed_at"].is_null()), "{all:?}");
+    assert_eq!(all.iter().filter(|d| d["overdue_minutes"] == 10).count(), 1);
+    let _: Value = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(&o.operator))
+        .await
+        .json_ok()
+        .await;
+}
