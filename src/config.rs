@@ -37,7 +37,17 @@ pub struct Settings {
     pub tickets: TicketSettings,
     pub calendar: CalendarSettings,
     pub deadlines: crate::deadlines::Policy,
+    pub jobs: JobSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Seconds between two passes of the deadline sweeper; 0 turns it off in this process.
+    pub sweep_interval_seconds: u64,
+    /// Warnings one pass records at most (the rest wait for the next pass).
+    pub sweep_batch: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

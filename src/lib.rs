@@ -20,6 +20,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod org;
 pub mod pagination;
 pub mod phone;

@@ -99,6 +99,10 @@ impl Application {
             metrics,
         });
         let server = run(listener, state.clone())?;
+        let interval = state.settings.jobs.sweep_interval_seconds;
+        if interval > 0 {
+            crate::jobs::spawn_sweeper(state.clone(), std::time::Duration::from_secs(interval));
+        }
         Ok(Application {
             port,
             server,

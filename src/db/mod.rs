@@ -206,6 +206,25 @@ pub fn lock_tickets(conn: &mut DbConnection, ids: &[&str]) -> Result<(), AppErro
     Ok(())
 }
 
+/// Locks one ticket row unless another transaction holds it: `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL (another instance's sweeper, or a command, has it: skip it this time); on SQLite
+/// `write_tx` already holds the write lock, so the row is simply there or not. Answers whether
+/// the caller holds the row now.
+pub fn try_lock_ticket(conn: &mut DbConnection, id: &str) -> Result<bool, AppError> {
+    use schema::tickets;
+    match conn {
+        DbConnection::Pg(pg) => Ok(tickets::table
+            .find(id)
+            .select(tickets::id)
+            .for_update()
+            .skip_locked()
+            .first::<String>(pg)
+            .optional()?
+            .is_some()),
+        DbConnection::Sqlite(_) => Ok(true),
+    }
+}
+
 /// Applies pending migrations and returns their names. On PostgreSQL an advisory lock makes
 /// instances that start together take turns; on SQLite an exclusive transaction does the same.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, AppError> {

@@ -320,3 +320,99 @@ pub fn view(calendar: &Calendar, row: &DeadlineRow, now: NaiveDateTime) -> Deadl
         overdue_minutes: row.overdue_minutes,
     }
 }
+
+/// One pass of the warning sweeper at `now`: for each open, running step whose yellow or red
+/// moment has come and that has not been warned at that level, records one `warning` event on
+/// its ticket. Exactly once across instances: the ticket row is locked first (skipped when another
+/// instance holds it), then a guarded update claims the warning; only the claimer appends the
+/// event. Reads only the rows that still owe a warning (a partial index). Answers the number of
+/// warnings recorded.
+pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime, batch: i64) -> Result<usize, AppError> {
+    use crate::db::schema::tickets;
+    let due: Vec<(String, String)> = ticket_deadlines::table
+        .filter(ticket_deadlines::completed_at.is_null())
+        .filter(ticket_deadlines::warned_red_at.is_null())
+        .filter(ticket_deadlines::yellow_at.le(now))
+        .filter(ticket_deadlines::paused_at.is_null())
+        .order(ticket_deadlines::yellow_at.asc())
+        .limit(batch.max(1))
+        .select((ticket_deadlines::id, ticket_deadlines::ticket_id))
+        .load(conn)?;
+    let mut recorded = 0;
+    for (deadline_id, ticket_id) in due {
+        recorded += db::write_tx(conn, |conn| {
+            if !db::try_lock_ticket(conn, &ticket_id)? {
+                return Ok(0);
+            }
+            let Some(row) = ticket_deadlines::table
+                .find(&deadline_id)
+                .first::<DeadlineRow>(conn)
+                .optional()?
+            else {
+                return Ok(0);
+            };
+            if row.completed_at.is_some() || row.paused_at.is_some() {
+                return Ok(0);
+            }
+            let mut levels = Vec::new();
+            if row.warned_yellow_at.is_none() && row.yellow_at <= now {
+                let claimed = diesel::update(
+                    ticket_deadlines::table
+                        .find(&row.id)
+                        .filter(ticket_deadlines::warned_yellow_at.is_null()),
+                )
+                .set(ticket_deadlines::warned_yellow_at.eq(Some(now)))
+                .execute(conn)?;
+                if claimed == 1 {
+                    levels.push("yellow");
+                }
+            }
+            if row.warned_red_at.is_none() && row.due_at <= now {
+                let claimed = diesel::update(
+                    ticket_deadlines::table
+                        .find(&row.id)
+                        .filter(ticket_deadlines::warned_red_at.is_null()),
+                )
+                .set(ticket_deadlines::warned_red_at.eq(Some(now)))
+                .execute(conn)?;
+                if claimed == 1 {
+                    levels.push("red");
+                }
+            }
+            let Some(mut ticket) = tickets::table
+                .find(&ticket_id)
+                .first::<TicketRow>(conn)
+                .optional()?
+            else {
+                return Ok(0);
+            };
+            for level in &levels {
+                ticket.version += 1;
+                ticket.updated_at = now;
+                diesel::update(tickets::table.find(&ticket.id))
+                    .set((
+                        tickets::version.eq(ticket.version),
+                        tickets::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let payload = serde_json::json!({
+                    "step": row.step, "level": level, "time_limit": row.time_limit,
+                    "due_at": at(row.due_at), "department_id": ticket.lead_department_id,
+                });
+                super::insert_system_event(
+                    conn,
+                    &ticket,
+                    super::Happened {
+                        action: "warning",
+                        from: Some(ticket.status),
+                        payload,
+                        public: false,
+                    },
+                    now,
+                )?;
+            }
+            Ok(levels.len())
+        })?;
+    }
+    Ok(recorded)
+}

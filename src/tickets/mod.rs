@@ -68,7 +68,26 @@ fn insert_event(
     what: Happened<'_>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let (kind, id, role) = viewer.event_actor();
+    insert_event_by(conn, ticket, viewer.event_actor(), what, now)
+}
+
+/// Appends an event by the service itself (the deadline sweeper).
+fn insert_system_event(
+    conn: &mut DbConnection,
+    ticket: &TicketRow,
+    what: Happened<'_>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    insert_event_by(conn, ticket, ("system", None, None), what, now)
+}
+
+fn insert_event_by(
+    conn: &mut DbConnection,
+    ticket: &TicketRow,
+    (kind, id, role): (&str, Option<String>, Option<String>),
+    what: Happened<'_>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     diesel::insert_into(ticket_events::table)
         .values(EventRow {
             id: db::new_id(),

@@ -10,7 +10,90 @@ use crate::helpers::{assert_error, JsonOk, TestApp};
 use crate::on_both_backends;
 use crate::tickets::{act, act_raw, get_ticket, hotline_call, new_ticket, org};
 
-on_both_backends!(deadlines_follow_the_ticket);
+on_both_backends!(
+    deadlines_follow_the_ticket,
+    warnings_are_recorded_exactly_once
+);
+
+async fn sweep(app: &TestApp) -> usize {
+    let now = app.state.clock.now();
+    hotline::db::run(&app.state.pool, move |c| {
+        hotline::tickets::deadlines::sweep(c, now, 500)
+    })
+    .await
+    .expect("sweep")
+}
+
+async fn warnings(app: &TestApp, token: &str, id: &str) -> Vec<(String, String)> {
+    let events = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(token))
+        .await
+        .json_ok()
+        .await;
+    events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "warning")
+        .map(|e| {
+            (
+                e["payload"]["step"].as_str().unwrap_or("").to_string(),
+                e["payload"]["level"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Yellow, then red, each once, as the clock advances; several sweeps at once record each
+/// warning once.
+async fn warnings_are_recorded_exactly_once(app: TestApp) {
+    let o = org(&app).await;
+    app.state.clock.set(bj(10, 9, 0));
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+        ids.push(t["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(sweep(&app).await, 0, "nothing is due yet");
+    app.state.clock.set(bj(10, 10, 40)); // past yellow (10:36)
+    let passes = (0..4).map(|_| sweep(&app));
+    let recorded: usize = futures_util::future::join_all(passes)
+        .await
+        .into_iter()
+        .sum();
+    assert_eq!(
+        recorded, 12,
+        "one yellow per ticket, whatever the number of sweepers"
+    );
+    assert_eq!(sweep(&app).await, 0);
+    assert_eq!(
+        warnings(&app, &o.operator, &ids[0]).await,
+        vec![("dispatch".to_string(), "yellow".to_string())]
+    );
+    app.state.clock.set(bj(10, 11, 1)); // past due
+    let passes = (0..4).map(|_| sweep(&app));
+    let recorded: usize = futures_util::future::join_all(passes)
+        .await
+        .into_iter()
+        .sum();
+    assert_eq!(recorded, 12);
+    app.state.clock.set(bj(12, 9, 0));
+    assert_eq!(
+        sweep(&app).await,
+        0,
+        "red is recorded once, however late it gets"
+    );
+    assert_eq!(
+        warnings(&app, &o.operator, &ids[0]).await,
+        vec![
+            ("dispatch".to_string(), "yellow".to_string()),
+            ("dispatch".to_string(), "red".to_string())
+        ]
+    );
+    // the version counts the warning events: the log still replays to the row
+    let t = get_ticket(&app, &o.operator, &ids[0]).await;
+    assert_eq!(t["version"], 3);
+}
 
 /// A Beijing local time as the service's UTC.
 fn bj(day: u32, hour: u32, minute: u32) -> NaiveDateTime {

@@ -177,6 +177,8 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
     };
     let mut settings = Settings::load(Path::new("config"), &overrides).expect("test settings");
     settings.server.workers = 1;
+    // tests run the deadline sweeper themselves, with the manual clock
+    settings.jobs.sweep_interval_seconds = 0;
     settings.database.pool_size = 4;
     settings
 }

@@ -16,5 +16,9 @@ CREATE TABLE ticket_deadlines (
     warned_red_at TIMESTAMP
 );
 CREATE INDEX ticket_deadlines_ticket ON ticket_deadlines (ticket_id, step);
--- the open steps by the next instant something is due (the warning sweeper's index)
+-- the open steps by due time (queues by time)
 CREATE INDEX ticket_deadlines_open_due ON ticket_deadlines (due_at) WHERE completed_at IS NULL;
+-- the steps that still owe a warning, by when the first is due: the sweeper reads only these,
+-- so its cost follows the tickets coming due, not the size of the table
+CREATE INDEX ticket_deadlines_to_warn ON ticket_deadlines (yellow_at)
+    WHERE completed_at IS NULL AND warned_red_at IS NULL;
