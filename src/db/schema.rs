@@ -209,6 +209,7 @@ diesel::table! {
         replied_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         citizen_address -> Nullable<Text>,
+        next_due_at -> Nullable<Timestamp>,
     }
 }
 

@@ -71,6 +71,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tickets::create)
         .service(tickets::list)
         .service(tickets::similar)
+        .service(tickets::overdue_summary)
         .service(tickets::get)
         .service(tickets::events)
         .service(tickets::reveal)

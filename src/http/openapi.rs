@@ -16,6 +16,8 @@ use utoipa::{Modify, OpenApi};
         crate::bulk::Dataset,
         crate::tickets::model::Order,
         crate::tickets::model::Queue,
+        crate::tickets::model::Warning,
+        crate::deadlines::Step,
         crate::tickets::state::Action,
         crate::vocab::Status,
         crate::vocab::Kind,

@@ -174,6 +174,21 @@ pub async fn similar(
 }
 
 #[utoipa::path(tag = "tickets", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Overdue and soon-due tickets by lead department (a department: its subtree; supervisors: all), most overdue first", body = Vec<tickets::OverdueCount>),
+    ))]
+#[get("/api/v1/tickets/overdue-summary")]
+pub async fn overdue_summary(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<Vec<tickets::OverdueCount>>, AppError> {
+    let viewer = staff_viewer(&state, &principal)?;
+    Ok(web::Json(
+        db::run(&state.pool, move |c| tickets::overdue_summary(c, &viewer)).await?,
+    ))
+}
+
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "The ticket, with the actions the caller may take; `ETag` carries the version. Contact data is masked; `POST .../reveal` shows it", body = Ticket),

@@ -416,3 +416,18 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime, batch: i64) -> Result<
     }
     Ok(recorded)
 }
+
+/// Recomputes the ticket's soonest running deadline (after any change to its deadlines).
+pub fn refresh_next_due(conn: &mut DbConnection, ticket: &str) -> Result<(), AppError> {
+    use crate::db::schema::tickets;
+    let next: Option<NaiveDateTime> = ticket_deadlines::table
+        .filter(ticket_deadlines::ticket_id.eq(ticket))
+        .filter(ticket_deadlines::completed_at.is_null())
+        .filter(ticket_deadlines::paused_at.is_null())
+        .select(diesel::dsl::min(ticket_deadlines::due_at))
+        .first(conn)?;
+    diesel::update(tickets::table.find(ticket))
+        .set(tickets::next_due_at.eq(next))
+        .execute(conn)?;
+    Ok(())
+}

@@ -184,6 +184,7 @@ fn build_row(
         citizen_name: citizen.name,
         citizen_phone,
         citizen_address: citizen.address,
+        next_due_at: None,
         citizen_open_id: citizen.open_id,
         anonymous: citizen.anonymous,
         confidential: input.confidential,
@@ -265,6 +266,7 @@ pub fn create(
         let row = build_row(conn, &input, channel, now)?;
         let row = insert_ticket(conn, row, viewer, now)?;
         deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
+        deadlines::refresh_next_due(conn, &row.id)?;
         auto_dispatch(conn, policy, row, now)
     })
 }
@@ -382,6 +384,7 @@ pub fn submit(
             let row = build_row(conn, &input, Channel::Miniprogram, now)?;
             let row = insert_ticket(conn, row, &viewer, now)?;
             deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
+            deadlines::refresh_next_due(conn, &row.id)?;
             diesel::insert_into(intake_keys::table)
                 .values((
                     intake_keys::api_client_id.eq(client.id.as_str()),

@@ -21,7 +21,9 @@ use self::intake::routing_request;
 pub use self::intake::{create, submit};
 use self::numbering::next_number;
 use self::reads::view_one;
-pub use self::reads::{access_log, events, get, intake_view, list, reveal, similar};
+pub use self::reads::{
+    access_log, events, get, intake_view, list, overdue_summary, reveal, similar, OverdueCount,
+};
 pub use self::transitions::act;
 use self::transitions::apply;
 use self::viewer::system_viewer;

@@ -56,6 +56,8 @@ pub struct TicketRow {
     pub closed_at: Option<NaiveDateTime>,
     /// The citizen's contact address (personal); `address` is where the problem is.
     pub citizen_address: Option<String>,
+    /// The soonest running deadline (kept by `tickets::deadlines`), for the queues by time.
+    pub next_due_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -433,6 +435,18 @@ pub enum Queue {
 pub enum Order {
     Oldest,
     Newest,
+    /// Soonest running deadline first (tickets without one are left out).
+    Due,
+}
+
+/// A deadline's warning level, to filter on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    /// Little time left, not yet due.
+    Yellow,
+    /// Overdue.
+    Red,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -456,8 +470,15 @@ pub struct TicketFilter {
     pub number: Option<String>,
     /// Title or description contains this text.
     pub q: Option<String>,
-    /// `oldest` (default, queue order) or `newest`.
+    /// `oldest` (default, queue order), `newest`, or `due` (soonest running deadline first).
     pub order: Option<Order>,
+    /// Only tickets with a running deadline due before this instant (RFC 3339).
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only tickets with a running deadline at this warning level now.
+    pub warning: Option<Warning>,
+    /// Only tickets with a running deadline of this step.
+    #[param(value_type = Option<String>)]
+    pub step: Option<crate::deadlines::Step>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

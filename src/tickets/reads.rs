@@ -262,6 +262,14 @@ pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer, names: &N
     ticket
 }
 
+const ALL_STEPS: [crate::deadlines::Step; 5] = [
+    crate::deadlines::Step::Dispatch,
+    crate::deadlines::Step::Sign,
+    crate::deadlines::Step::ReturnWindow,
+    crate::deadlines::Step::Handle,
+    crate::deadlines::Step::Callback,
+];
+
 /// Lists tickets the viewer may see, filtered; contact data is always masked in lists.
 pub fn list(
     conn: &mut DbConnection,
@@ -415,27 +423,87 @@ pub fn list(
                 .or(tickets::description.like(pattern)),
         );
     }
+    // queues by time: tickets with a running deadline matching every given condition
+    let by_deadline =
+        filter.due_before.is_some() || filter.warning.is_some() || filter.step.is_some();
+    if by_deadline {
+        use crate::db::schema::ticket_deadlines as d;
+        let now = viewer.now;
+        // one query shape for every combination: absent conditions become bounds that hold
+        let far_past = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.naive_utc();
+        let far_future = far_past + chrono::Duration::days(365 * 1000);
+        let steps: Vec<&str> = match filter.step {
+            Some(step) => vec![step.as_str()],
+            None => ALL_STEPS.iter().map(|s| s.as_str()).collect(),
+        };
+        let mut due_before = filter.due_before.map_or(far_future, |t| t.naive_utc());
+        let (mut due_after, mut yellow_by) = (far_past, far_future);
+        match filter.warning {
+            Some(Warning::Red) => {
+                due_before = due_before.min(now + chrono::Duration::microseconds(1))
+            }
+            Some(Warning::Yellow) => {
+                yellow_by = now;
+                due_after = now;
+            }
+            None => {}
+        }
+        let running = d::table
+            .filter(d::completed_at.is_null())
+            .filter(d::paused_at.is_null())
+            .filter(d::step.eq_any(steps))
+            .filter(d::due_at.lt(due_before))
+            .filter(d::due_at.gt(due_after))
+            .filter(d::yellow_at.le(yellow_by))
+            .select(d::ticket_id);
+        query = query.filter(tickets::id.eq_any(running));
+    }
+    let by_due = by_deadline || filter.order == Some(Order::Due);
     let newest_first = filter.order == Some(Order::Newest);
-    if let Some(after) = page.after_key()? {
+    if by_due {
+        query = query.filter(tickets::next_due_at.is_not_null());
+        if let Some(after) = page.after.as_deref() {
+            let [due, id] = after else {
+                return Err(AppError::bad_request(
+                    "invalid_cursor",
+                    "cursor: belongs to another list",
+                ));
+            };
+            let due = NaiveDateTime::parse_from_str(due, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| {
+                AppError::bad_request("invalid_cursor", "cursor: belongs to another list")
+            })?;
+            query = query.filter(
+                tickets::next_due_at
+                    .gt(due)
+                    .or(tickets::next_due_at.eq(due).and(tickets::id.gt(id.clone()))),
+            );
+        }
+        query = query.order((tickets::next_due_at.asc(), tickets::id.asc()));
+    } else {
+        if let Some(after) = page.after_key()? {
+            query = if newest_first {
+                query.filter(tickets::id.lt(after.to_string()))
+            } else {
+                query.filter(tickets::id.gt(after.to_string()))
+            };
+        }
         query = if newest_first {
-            query.filter(tickets::id.lt(after.to_string()))
+            query.order(tickets::id.desc())
         } else {
-            query.filter(tickets::id.gt(after.to_string()))
+            query.order(tickets::id.asc())
         };
     }
-    query = if newest_first {
-        query.order(tickets::id.desc())
-    } else {
-        query.order(tickets::id.asc())
-    };
     let rows: Vec<TicketRow> = query.limit(page.fetch_limit()).load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let co = co_handlers(conn, &ids)?;
     let none: Vec<CoHandler> = Vec::new();
     let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
     let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
-    Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()])
-        .map(|row| view(&row, co_of(&row.id), viewer, &names)))
+    let key = |r: &TicketRow| match (by_due, r.next_due_at) {
+        (true, Some(due)) => vec![due.format("%Y-%m-%dT%H:%M:%S%.f").to_string(), r.id.clone()],
+        _ => vec![r.id.clone()],
+    };
+    Ok(Page::from_rows(rows, page, key).map(|row| view(&row, co_of(&row.id), viewer, &names)))
 }
 
 /// The event log of a ticket, oldest first; internal notes are shown to staff only.
@@ -543,4 +611,103 @@ pub fn access_log(
         .limit(page.fetch_limit())
         .load(conn)?;
     Ok(Page::from_rows(rows, page, |r| vec![r.id.clone()]).map(AccessLogEntry::from))
+}
+
+/// Overdue and soon-due counts of one lead department (`department_id` null: tickets not yet
+/// dispatched, the hotline's own queue).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OverdueCount {
+    pub department_id: Option<DepartmentId>,
+    pub department_name: Option<String>,
+    /// Tickets with a running step past its deadline.
+    pub overdue: usize,
+    /// Tickets with a running step in its yellow period (and none overdue).
+    pub due_soon: usize,
+    /// Overdue running steps by step name.
+    #[schema(value_type = Object)]
+    pub overdue_by_step: std::collections::BTreeMap<String, usize>,
+}
+
+/// Overdue and soon-due tickets by lead department, among the tickets the viewer may see: a
+/// department its subtree, supervisors everything.
+pub fn overdue_summary(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+) -> Result<Vec<OverdueCount>, AppError> {
+    use crate::db::schema::ticket_deadlines as d;
+    let now = viewer.now;
+    // ticket, lead department, its path, confidential, step, due
+    type Due = (
+        String,
+        Option<String>,
+        Option<String>,
+        bool,
+        String,
+        NaiveDateTime,
+    );
+    let rows: Vec<Due> = d::table
+        .inner_join(tickets::table)
+        .filter(d::completed_at.is_null())
+        .filter(d::paused_at.is_null())
+        .filter(d::yellow_at.le(now))
+        .select((
+            tickets::id,
+            tickets::lead_department_id,
+            tickets::lead_department_path,
+            tickets::confidential,
+            d::step,
+            d::due_at,
+        ))
+        .load(conn)?;
+    let supervisor =
+        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    let department_user = viewer.is_department_user();
+    let own_path = viewer.actor.department_path.clone();
+    let own_id = viewer.actor.department_id.clone();
+    let visible = |dept: &Option<String>, path: &Option<String>, confidential: bool| {
+        if supervisor {
+            return true;
+        }
+        if department_user {
+            let in_subtree = match (&own_path, path) {
+                (Some(own), Some(p)) => p.starts_with(own.as_str()),
+                _ => false,
+            };
+            return in_subtree && (!confidential || dept == &own_id);
+        }
+        !confidential
+    };
+    #[derive(Default)]
+    struct Acc {
+        overdue: std::collections::BTreeSet<String>,
+        soon: std::collections::BTreeSet<String>,
+        by_step: std::collections::BTreeMap<String, usize>,
+    }
+    let mut by_department: std::collections::BTreeMap<Option<String>, Acc> = Default::default();
+    for (ticket, dept, path, confidential, step, due) in rows {
+        if !visible(&dept, &path, confidential) {
+            continue;
+        }
+        let acc = by_department.entry(dept).or_default();
+        if due <= now {
+            acc.overdue.insert(ticket);
+            *acc.by_step.entry(step).or_default() += 1;
+        } else {
+            acc.soon.insert(ticket);
+        }
+    }
+    let ids: Vec<String> = by_department.keys().flatten().cloned().collect();
+    let names = Names::load(conn, ids, Vec::new(), Vec::new())?;
+    let mut out: Vec<OverdueCount> = by_department
+        .into_iter()
+        .map(|(dept, acc)| OverdueCount {
+            department_name: dept.as_deref().and_then(|d| names.department(d)),
+            department_id: dept.map(DepartmentId),
+            due_soon: acc.soon.difference(&acc.overdue).count(),
+            overdue: acc.overdue.len(),
+            overdue_by_step: acc.by_step,
+        })
+        .collect();
+    out.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(b.due_soon.cmp(&a.due_soon)));
+    Ok(out)
 }

@@ -589,7 +589,7 @@ fn deadline_effects(
         | Action::RequestExtension
         | Action::RejectExtension
         | Action::Note
-        | Action::PublicNote => {}
+        | Action::PublicNote => return Ok(()),
     }
-    Ok(())
+    deadlines::refresh_next_due(conn, id)
 }

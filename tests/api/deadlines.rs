@@ -12,7 +12,8 @@ use crate::tickets::{act, act_raw, get_ticket, hotline_call, new_ticket, org};
 
 on_both_backends!(
     deadlines_follow_the_ticket,
-    warnings_are_recorded_exactly_once
+    warnings_are_recorded_exactly_once,
+    queues_by_time_and_the_overdue_summary,
 );
 
 async fn sweep(app: &TestApp) -> usize {
@@ -272,4 +273,118 @@ async fn deadlines_follow_the_ticket(app: TestApp) {
         .await
         .json_ok()
         .await;
+}
+
+async fn ids_of(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let page = app
+        .get(&format!("/api/v1/tickets?{query}"), Some(token))
+        .await
+        .json_ok()
+        .await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `?warning=`, `?step=`, `?due_before=`, soonest first with keyset pages, and overdue counts
+/// per department within what the caller may see.
+async fn queues_by_time_and_the_overdue_summary(app: TestApp) {
+    let o = org(&app).await;
+    let clock = app.state.clock.clone();
+    clock.set(bj(10, 9, 0));
+    let waiting = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let waiting_id = waiting["id"].as_str().expect("id").to_string();
+    let mut dispatched = Vec::new();
+    for _ in 0..2 {
+        let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+        let t = act(
+            &app,
+            &o.dispatcher,
+            &t,
+            "dispatch",
+            json!({"department_id": o.water}),
+        )
+        .await;
+        dispatched.push(t["id"].as_str().expect("id").to_string());
+    }
+    clock.set(bj(10, 10, 40));
+    assert_eq!(
+        ids_of(&app, &o.operator, "warning=yellow").await,
+        vec![waiting_id.clone()]
+    );
+    assert!(ids_of(&app, &o.operator, "warning=red").await.is_empty());
+    clock.set(bj(10, 11, 10));
+    assert_eq!(
+        ids_of(&app, &o.operator, "warning=red&step=dispatch").await,
+        vec![waiting_id.clone()]
+    );
+    // next day: the department has not signed
+    clock.set(bj(11, 11, 15));
+    let mut red_sign = ids_of(&app, &o.operator, "warning=red&step=sign").await;
+    red_sign.sort();
+    let mut expected = dispatched.clone();
+    expected.sort();
+    assert_eq!(red_sign, expected);
+    // soonest first, page by page
+    let before = "due_before=2025-11-11T04:00:00Z"; // Tuesday 12:00 in Beijing
+    let all = ids_of(&app, &o.supervisor, &format!("{before}&limit=50")).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0], waiting_id, "the oldest deadline first");
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("{before}&limit=1&cursor={c}"),
+            None => format!("{before}&limit=1"),
+        };
+        let page = app
+            .get(&format!("/api/v1/tickets?{query}"), Some(&o.supervisor))
+            .await
+            .json_ok()
+            .await;
+        walked.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_string)),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
+    // the overdue summary: supervisors see every department, a department its own
+    let summary = app
+        .get("/api/v1/tickets/overdue-summary", Some(&o.supervisor))
+        .await
+        .json_ok()
+        .await;
+    let rows = summary.as_array().expect("rows");
+    let water = rows
+        .iter()
+        .find(|r| r["department_id"] == o.water.as_str())
+        .expect("water row");
+    assert_eq!(water["overdue"], 2);
+    assert_eq!(water["overdue_by_step"]["sign"], 2);
+    assert_eq!(water["department_name"], "Dept WATER");
+    let hotline = rows
+        .iter()
+        .find(|r| r["department_id"].is_null())
+        .expect("not yet dispatched");
+    assert_eq!(hotline["overdue"], 1);
+    let own = app
+        .get("/api/v1/tickets/overdue-summary", Some(&o.edu_staff))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(own, json!([]), "another department sees none of them");
+    let res = app
+        .get("/api/v1/tickets?warning=purple", Some(&o.operator))
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
 }

@@ -22,3 +22,8 @@ CREATE INDEX ticket_deadlines_open_due ON ticket_deadlines (due_at) WHERE comple
 -- so its cost follows the tickets coming due, not the size of the table
 CREATE INDEX ticket_deadlines_to_warn ON ticket_deadlines (yellow_at)
     WHERE completed_at IS NULL AND warned_red_at IS NULL;
+
+-- The soonest running deadline of each ticket (kept by the service as deadlines change): the
+-- queues by time sort on it.
+ALTER TABLE tickets ADD COLUMN next_due_at TIMESTAMP;
+CREATE INDEX tickets_next_due ON tickets (next_due_at, id) WHERE next_due_at IS NOT NULL;
