@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -492,4 +493,81 @@ async fn memory_returns_after_a_burst_of_logins() {
     let rss = rss_mib(running.child.id()).expect("rss");
     eprintln!("resident after 512 logins: {rss} MiB");
     assert!(rss < 150, "{rss} MiB resident after 512 logins");
+}
+
+/// Two `serve` processes on one PostgreSQL, 5,000 tickets whose dispatch deadline has passed:
+/// the two sweepers together record exactly 5,000 red (and 5,000 yellow) warnings.
+#[actix_web::test]
+#[cfg_attr(not(hotline_pg_tests), ignore = "HOTLINE_TEST_POSTGRES_URL is not set")]
+async fn two_sweepers_record_each_warning_once() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    const TICKETS: i64 = 5_000;
+    let mut conn = PgConnection::establish(&db.url).expect("connect");
+    // 5,000 registered tickets taken in a day ago, their dispatch deadline two hours after
+    conn.batch_execute(&format!(
+        "INSERT INTO tickets (id, number, channel, kind, urgency, status, attributes, title, \
+           description, anonymous, confidential, version, created_at, updated_at) \
+         SELECT 'sweep-' || g, 'HLSWEEP' || g, 'hotline', 'help', 'normal', 'registered', '{{}}', \
+           'water outage ' || g, 'no water', false, false, 1, \
+           now() AT TIME ZONE 'utc' - interval '1 day', now() AT TIME ZONE 'utc' - interval '1 day' \
+         FROM generate_series(1, {TICKETS}) AS g; \
+         INSERT INTO ticket_deadlines (id, ticket_id, step, time_limit, started_at, due_at, yellow_at) \
+         SELECT 'd-' || g, 'sweep-' || g, 'dispatch', '2h', \
+           now() AT TIME ZONE 'utc' - interval '1 day', \
+           now() AT TIME ZONE 'utc' - interval '22 hours', \
+           now() AT TIME ZONE 'utc' - interval '22 hours 24 minutes' \
+         FROM generate_series(1, {TICKETS}) AS g;"
+    ))
+    .expect("fill");
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let envs = [
+        (
+            "HOTLINE__AUTH__JWT_SECRET",
+            "a-shared-jwt-secret-for-the-two-sweepers-0123456789",
+        ),
+        ("HOTLINE__JOBS__SWEEP_INTERVAL_SECONDS", "1"),
+        ("HOTLINE__JOBS__SWEEP_BATCH", "250"),
+    ];
+    let url = db.url.clone();
+    let instances: Vec<Running> = std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| s.spawn(|| serve_with(d.path(), Some(&url), &envs)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("instance"))
+            .collect()
+    });
+    let count = |conn: &mut PgConnection, level: &str| -> i64 {
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM ticket_events \
+             WHERE action = 'warning' AND payload LIKE '%\"level\":\"{level}\"%'"
+        ))
+        .get_result::<Count>(conn)
+        .expect("count")
+        .n
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while count(&mut conn, "red") < TICKETS && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // a few more passes of both sweepers: nothing is recorded twice
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(count(&mut conn, "red"), TICKETS);
+    assert_eq!(count(&mut conn, "yellow"), TICKETS);
+    let per_ticket: i64 = diesel::sql_query(
+        "SELECT count(*) AS n FROM (SELECT ticket_id FROM ticket_events WHERE action = 'warning' \
+         GROUP BY ticket_id HAVING count(*) <> 2) AS odd",
+    )
+    .get_result::<Count>(&mut conn)
+    .expect("count")
+    .n;
+    assert_eq!(
+        per_ticket, 0,
+        "every ticket has exactly its yellow and its red"
+    );
+    drop(instances);
 }
