@@ -86,6 +86,13 @@ pub enum Command {
         /// Tickets to create and then list (0: skip the ticket part).
         #[arg(long, default_value_t = 20_000)]
         tickets: usize,
+        /// Time one deadline-sweeper pass with this many closed tickets in the table, for each
+        /// size given (ascending, comma-separated, e.g. 100000,1000000; none: skip).
+        #[arg(long, value_delimiter = ',')]
+        sweeper_closed: Vec<usize>,
+        /// Open tickets owing a warning during the sweeper passes.
+        #[arg(long, default_value_t = 10_000)]
+        sweeper_open: usize,
     },
 }
 
@@ -317,6 +324,8 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             rules,
             previews,
             tickets,
+            sweeper_closed,
+            sweeper_open,
         } => {
             let scratch = std::env::temp_dir()
                 .join(format!("hotline-bench-{}", uuid::Uuid::new_v4().simple()));
@@ -331,6 +340,8 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                 rules,
                 previews,
                 tickets,
+                sweeper_closed,
+                sweeper_open,
             };
             let report = actix_web::web::block(move || {
                 let pool = db::build_pool(&db_settings)?;
