@@ -11,6 +11,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    deadline_policies (id) {
+        id -> Text,
+        policy -> Text,
+        changed_by -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     calendar_changes (id) {
         id -> Text,
         year -> Integer,
@@ -305,6 +314,7 @@ diesel::joinable!(ticket_deadlines -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     calendar_changes,
+    deadline_policies,
     users,
     sessions,
     refresh_tokens,

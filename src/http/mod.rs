@@ -6,6 +6,7 @@
 pub mod api_clients;
 pub mod auth;
 pub mod calendar;
+pub mod deadlines;
 pub mod errors;
 pub mod extract;
 pub mod json;
@@ -85,7 +86,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(calendar::list)
         .service(calendar::get)
         .service(calendar::put)
-        .service(calendar::history);
+        .service(calendar::history)
+        .service(deadlines::get)
+        .service(deadlines::put)
+        .service(deadlines::history);
 }
 
 /// The OpenAPI document of exactly the routes `configure` registers.

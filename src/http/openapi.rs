@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         (name = "organisation", description = "Departments, regions and the service catalogue"),
         (name = "routing", description = "Routing rules, the routing preview, bulk import and export"),
         (name = "tickets", description = "Intake, the lifecycle commands, queues, the event log, privacy"),
+        (name = "deadlines", description = "The time-limit policy of each step"),
         (name = "calendar", description = "The business calendar: holidays and make-up working days"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

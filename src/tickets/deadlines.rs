@@ -101,11 +101,10 @@ pub fn start(
         return Ok(());
     }
     let calendar = calendar(conn, &shared.calendar)?;
+    let policy = policy_in_force(conn, &shared.policy)?;
     let own = category_limits(conn, row)?;
     for step in steps {
-        let limit = shared
-            .policy
-            .limit(*step, row.kind, row.urgency, own.as_ref());
+        let limit = policy.limit(*step, row.kind, row.urgency, own.as_ref());
         let due = limit.due(&calendar, at(now)).map_err(calendar_error)?;
         let yellow = rules::yellow_at(&calendar, limit, at(now), due).map_err(calendar_error)?;
         diesel::insert_into(ticket_deadlines::table)
@@ -430,4 +429,82 @@ pub fn refresh_next_due(conn: &mut DbConnection, ticket: &str) -> Result<(), App
         .set(tickets::next_due_at.eq(next))
         .execute(conn)?;
     Ok(())
+}
+
+/// The time-limit policy in force: the newest admin edit, else the configuration's.
+pub fn policy_in_force(conn: &mut DbConnection, configured: &Policy) -> Result<Policy, AppError> {
+    Ok(policy_version(conn, configured)?.policy)
+}
+
+/// A version of the policy, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PolicyVersion {
+    #[schema(value_type = Object)]
+    pub policy: Policy,
+    /// `config` (the configuration's `[deadlines]`) or `edited`.
+    pub source: String,
+    pub changed_by: Option<crate::ids::UserId>,
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+type PolicyRow = (String, String, Option<String>, NaiveDateTime);
+
+fn version_of(row: PolicyRow) -> Result<PolicyVersion, AppError> {
+    let (_, text, by, changed) = row;
+    Ok(PolicyVersion {
+        policy: serde_json::from_str(&text)
+            .map_err(|e| AppError::Internal(format!("stored deadline policy: {e}")))?,
+        source: "edited".into(),
+        changed_by: by.map(crate::ids::UserId),
+        changed_at: Some(at(changed)),
+    })
+}
+
+pub fn policy_version(
+    conn: &mut DbConnection,
+    configured: &Policy,
+) -> Result<PolicyVersion, AppError> {
+    use crate::db::schema::deadline_policies as p;
+    let newest: Option<PolicyRow> = p::table.order(p::id.desc()).first(conn).optional()?;
+    match newest {
+        Some(row) => version_of(row),
+        None => Ok(PolicyVersion {
+            policy: configured.clone(),
+            source: "config".into(),
+            changed_by: None,
+            changed_at: None,
+        }),
+    }
+}
+
+/// Puts a new version of the policy in force (validated like the configuration's).
+pub fn set_policy(
+    conn: &mut DbConnection,
+    policy: Policy,
+    actor: &crate::ids::UserId,
+    now: NaiveDateTime,
+) -> Result<PolicyVersion, AppError> {
+    use crate::db::schema::deadline_policies as p;
+    policy
+        .validate()
+        .map_err(|e| AppError::validation(e.to_string()))?;
+    let text = serde_json::to_string(&policy)
+        .map_err(|e| AppError::Internal(format!("deadline policy: {e}")))?;
+    let id = db::new_id();
+    diesel::insert_into(p::table)
+        .values((
+            p::id.eq(&id),
+            p::policy.eq(&text),
+            p::changed_by.eq(Some(actor.as_str())),
+            p::changed_at.eq(now),
+        ))
+        .execute(conn)?;
+    version_of((id, text, Some(actor.0.clone()), now))
+}
+
+/// Every edited version, newest first.
+pub fn policy_history(conn: &mut DbConnection) -> Result<Vec<PolicyVersion>, AppError> {
+    use crate::db::schema::deadline_policies as p;
+    let rows: Vec<PolicyRow> = p::table.order(p::id.desc()).load(conn)?;
+    rows.into_iter().map(version_of).collect()
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     deadlines_follow_the_ticket,
     warnings_are_recorded_exactly_once,
     queues_by_time_and_the_overdue_summary,
+    admins_edit_the_policy_for_steps_that_start_later,
 );
 
 async fn sweep(app: &TestApp) -> usize {
@@ -387,4 +388,77 @@ async fn queues_by_time_and_the_overdue_summary(app: TestApp) {
         .get("/api/v1/tickets?warning=purple", Some(&o.operator))
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+/// An admin edits the policy: steps that start from then on get the new limit, deadlines
+/// already given keep theirs; every version is kept with its author.
+async fn admins_edit_the_policy_for_steps_that_start_later(app: TestApp) {
+    let o = org(&app).await;
+    app.state.clock.set(bj(10, 9, 0));
+    let before = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let before = act(
+        &app,
+        &o.dispatcher,
+        &before,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    assert_eq!(deadline(&before, "sign")["time_limit"], "1wd");
+    let current = app
+        .get("/api/v1/deadline-policy", Some(&o.operator))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(current["source"], "config");
+    let mut policy = current["policy"].clone();
+    policy["normal"]["sign"] = json!("2wd");
+    let res = app
+        .put_json("/api/v1/deadline-policy", &o.operator, policy.clone())
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let mut bad = policy.clone();
+    bad["normal"]["sign"] = json!("2 weeks");
+    let res = app.put_json("/api/v1/deadline-policy", &o.admin, bad).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut no_default = policy.clone();
+    no_default["urgent"]["handle"] = json!({"help": "12h"});
+    let res = app
+        .put_json("/api/v1/deadline-policy", &o.admin, no_default)
+        .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let edited = app
+        .put_json("/api/v1/deadline-policy", &o.admin, policy)
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(edited["source"], "edited");
+    let after = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let after = act(
+        &app,
+        &o.dispatcher,
+        &after,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    assert_eq!(deadline(&after, "sign")["time_limit"], "2wd");
+    let id = before["id"].as_str().expect("id");
+    let again = get_ticket(&app, &o.operator, id).await;
+    assert_eq!(
+        deadline(&again, "sign")["time_limit"],
+        "1wd",
+        "a given deadline stays"
+    );
+    assert_eq!(
+        deadline(&again, "sign")["due_at"],
+        deadline(&before, "sign")["due_at"]
+    );
+    let history = app
+        .get("/api/v1/deadline-policy/history", Some(&o.supervisor))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert_eq!(history[0]["policy"]["normal"]["sign"], "2wd");
 }
