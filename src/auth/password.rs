@@ -6,7 +6,7 @@
 //! with `zxcvbn` (Dropbox's estimator: dictionaries of common passwords, names, keyboard
 //! patterns, dates and sequences), which is what refuses `password12` and `1234567890`.
 
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -64,61 +64,103 @@ pub fn check_policy(password: &str, personal: &[&str]) -> Result<(), AppError> {
     Ok(())
 }
 
-/// At most one argon2 computation per core at a time.
-struct Permits {
-    free: Mutex<usize>,
-    released: Condvar,
+/// Argon2 runs on a few dedicated threads (one per core), fed by a queue: at most that many
+/// computations at once, and their 19 MiB blocks are reused by the same threads instead of
+/// being spread over every thread of the blocking pool (whose allocator caches would each keep
+/// one). A caller waits for its answer; if the threads cannot be had, it computes in place.
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Hashers {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
-static HASH_PERMITS: OnceLock<Permits> = OnceLock::new();
+static HASHERS: OnceLock<Option<Hashers>> = OnceLock::new();
 
-fn with_permit<T>(f: impl FnOnce() -> T) -> T {
-    let permits = HASH_PERMITS.get_or_init(|| Permits {
-        free: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
-        released: Condvar::new(),
+fn hashers() -> Option<&'static Hashers> {
+    HASHERS
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let mut started = 0;
+            for i in 0..threads {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("argon2-{i}"))
+                    .spawn(move || loop {
+                        let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    });
+                if spawned.is_ok() {
+                    started += 1;
+                }
+            }
+            (started > 0).then(|| Hashers {
+                queue: std::sync::Mutex::new(tx),
+            })
+        })
+        .as_ref()
+}
+
+/// Runs `f` on a hashing thread; `None` only if that thread died while running it.
+fn with_permit<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let Some(hashers) = hashers() else {
+        return Some(f());
+    };
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
+    let job_slot = slot.clone();
+    let job: Job = Box::new(move || {
+        let f = job_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(f) = f {
+            let _ = reply.send(f());
+        }
     });
-    {
-        let mut free = permits.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = permits
-                .released
-                .wait(free)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-    }
-    struct Release<'a>(&'a Permits);
-    impl Drop for Release<'_> {
-        fn drop(&mut self) {
-            let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
-            *free += 1;
-            self.0.released.notify_one();
+    let sent = hashers
+        .queue
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .is_ok();
+    if sent {
+        if let Ok(value) = answer.recv() {
+            return Some(value);
         }
     }
-    let _release = Release(permits);
-    f()
+    // the hashing threads are gone: compute here if the job never ran
+    let f = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    f.map(|f| f())
 }
 
 pub fn hash(password: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
-    with_permit(|| {
+    let password = password.to_string();
+    with_permit(move || {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
     })
+    .unwrap_or_else(|| Err(AppError::Internal("password hashing thread failed".into())))
 }
 
 /// Constant-shape verification: a malformed stored hash counts as a mismatch.
 pub fn verify(password: &str, stored_hash: &str) -> bool {
-    match PasswordHash::new(stored_hash) {
-        Ok(parsed) => with_permit(|| {
+    if PasswordHash::new(stored_hash).is_err() {
+        return false;
+    }
+    let (password, stored) = (password.to_string(), stored_hash.to_string());
+    with_permit(move || {
+        PasswordHash::new(&stored).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
-        }),
-        Err(_) => false,
-    }
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// Verifies against the stored hash, or, for an unknown user, spends the same time on a dummy

@@ -141,14 +141,19 @@ fn open_rows(
 }
 
 /// Completes the open `steps`, keeping how late each was (clock minutes).
+/// Answers the steps completed late, with the minutes, for the completing event to record.
 pub fn complete(
     conn: &mut DbConnection,
     ticket: &str,
     steps: &[Step],
     now: NaiveDateTime,
-) -> Result<(), AppError> {
+) -> Result<Vec<(String, i64)>, AppError> {
+    let mut late_steps = Vec::new();
     for row in open_rows(conn, ticket, steps)? {
         let late = (now - row.due_at).num_minutes().max(0);
+        if late > 0 {
+            late_steps.push((row.step.clone(), late));
+        }
         diesel::update(ticket_deadlines::table.find(&row.id))
             .set((
                 ticket_deadlines::completed_at.eq(Some(now)),
@@ -157,7 +162,7 @@ pub fn complete(
             ))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(late_steps)
 }
 
 /// The department's steps stop counting while its return is under review.

@@ -222,6 +222,15 @@ pub(super) fn apply(
             "the ticket changed meanwhile; reload and retry".into(),
         ));
     }
+    // late steps are recorded in the event that completes them: never forgiven, always replayable
+    let late = deadline_effects(conn, viewer, &row, action, now)?;
+    if !late.is_empty() {
+        let late: Vec<Value> = late
+            .into_iter()
+            .map(|(step, minutes)| json!({"step": step, "minutes_late": minutes}))
+            .collect();
+        payload.insert("late".into(), Value::Array(late));
+    }
     let happened = Happened {
         action: action.as_str(),
         from: Some(from),
@@ -229,7 +238,6 @@ pub(super) fn apply(
         public,
     };
     insert_event(conn, &row, viewer, happened, now)?;
-    deadline_effects(conn, viewer, &row, action, now)?;
     if let Some(mut target) = survivor {
         // the surviving ticket records what was merged into it (the merged citizens stay reachable)
         target.version += 1;
@@ -532,7 +540,7 @@ fn deadline_effects(
     row: &TicketRow,
     action: Action,
     now: NaiveDateTime,
-) -> Result<(), AppError> {
+) -> Result<Vec<(String, i64)>, AppError> {
     use crate::deadlines::Step as S;
     const ALL: [S; 5] = [
         S::Dispatch,
@@ -549,9 +557,10 @@ fn deadline_effects(
     } else {
         &[S::Callback]
     };
+    let mut late = Vec::new();
     match action {
         Action::Dispatch | Action::ApproveReturn => {
-            deadlines::complete(conn, id, &ALL, now)?;
+            late.extend(deadlines::complete(conn, id, &ALL, now)?);
             deadlines::start(
                 conn,
                 rules,
@@ -561,26 +570,31 @@ fn deadline_effects(
             )?;
         }
         Action::Forward => {
-            deadlines::complete(conn, id, &[S::Sign], now)?;
+            late.extend(deadlines::complete(conn, id, &[S::Sign], now)?);
             deadlines::start(conn, rules, row, &[S::Sign], now)?;
         }
-        Action::Sign => deadlines::complete(conn, id, &[S::Sign], now)?,
+        Action::Sign => late.extend(deadlines::complete(conn, id, &[S::Sign], now)?),
         Action::Return => deadlines::pause(conn, id, now)?,
         Action::RejectReturn => deadlines::resume(conn, rules, id, now)?,
         Action::Reply => {
-            deadlines::complete(conn, id, &[S::Sign, S::ReturnWindow, S::Handle], now)?;
+            late.extend(deadlines::complete(
+                conn,
+                id,
+                &[S::Sign, S::ReturnWindow, S::Handle],
+                now,
+            )?);
             deadlines::start(conn, rules, row, callback, now)?;
         }
         Action::DirectAnswer => {
-            deadlines::complete(conn, id, &[S::Dispatch], now)?;
+            late.extend(deadlines::complete(conn, id, &[S::Dispatch], now)?);
             deadlines::start(conn, rules, row, callback, now)?;
         }
         Action::Redo => {
-            deadlines::complete(conn, id, &[S::Callback], now)?;
+            late.extend(deadlines::complete(conn, id, &[S::Callback], now)?);
             deadlines::start(conn, rules, row, &[S::Handle], now)?;
         }
-        Action::Close => deadlines::complete(conn, id, &[S::Callback], now)?,
-        Action::Merge | Action::Cancel => deadlines::complete(conn, id, &ALL, now)?,
+        Action::Close => late.extend(deadlines::complete(conn, id, &[S::Callback], now)?),
+        Action::Merge | Action::Cancel => late.extend(deadlines::complete(conn, id, &ALL, now)?),
         Action::ApproveExtension => {
             let days = row.extension_days.unwrap_or(0);
             deadlines::extend_handle(conn, rules, id, u32::try_from(days).unwrap_or(0))?;
@@ -590,7 +604,8 @@ fn deadline_effects(
         | Action::RequestExtension
         | Action::RejectExtension
         | Action::Note
-        | Action::PublicNote => return Ok(()),
+        | Action::PublicNote => return Ok(late),
     }
-    deadlines::refresh_next_due(conn, id)
+    deadlines::refresh_next_due(conn, id)?;
+    Ok(late)
 }

@@ -156,6 +156,20 @@ async fn deadlines_follow_the_ticket(app: TestApp) {
     .await;
     let done = deadline(&t, "dispatch");
     assert_eq!(done["overdue_minutes"], 10);
+    // ... and in the event that completed the step
+    let events = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(&o.operator))
+        .await
+        .json_ok()
+        .await;
+    let dispatch_event = events["items"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["action"] == "dispatch").cloned())
+        .expect("dispatch event");
+    assert_eq!(
+        dispatch_event["payload"]["late"],
+        json!([{"step": "dispatch", "minutes_late": 10}])
+    );
     assert!(done["state"].is_null());
     let sign = deadline(&t, "sign");
     assert_eq!(sign["time_limit"], "1wd");
