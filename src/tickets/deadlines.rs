@@ -150,7 +150,9 @@ pub fn complete(
 ) -> Result<Vec<(String, i64)>, AppError> {
     let mut late_steps = Vec::new();
     for row in open_rows(conn, ticket, steps)? {
-        let late = (now - row.due_at).num_minutes().max(0);
+        // a paused step (a return under review) stopped counting when it paused
+        let ended = row.paused_at.unwrap_or(now);
+        let late = (ended - row.due_at).num_minutes().max(0);
         if late > 0 {
             late_steps.push((row.step.clone(), late));
         }

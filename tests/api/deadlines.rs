@@ -288,6 +288,39 @@ async fn deadlines_follow_the_ticket(app: TestApp) {
         .await
         .json_ok()
         .await;
+    // a return approved days later: the time under review is not the department's lateness
+    clock.set(bj(24, 9, 0));
+    let r = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+    let r = act(
+        &app,
+        &o.dispatcher,
+        &r,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    let r = act(
+        &app,
+        &o.water_staff,
+        &r,
+        "return",
+        json!({"reason": "not ours"}),
+    )
+    .await;
+    clock.set(bj(27, 9, 0));
+    let r = act(
+        &app,
+        &o.dispatcher,
+        &r,
+        "approve_return",
+        json!({"department_id": o.edu}),
+    )
+    .await;
+    let first_sign = r["deadlines"]
+        .as_array()
+        .and_then(|d| d.iter().find(|x| x["step"] == "sign").cloned())
+        .expect("first sign");
+    assert_eq!(first_sign["overdue_minutes"], 0, "{first_sign}");
 }
 
 async fn ids_of(app: &TestApp, token: &str, query: &str) -> Vec<String> {
