@@ -233,6 +233,20 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                     );
                 }
             }
+            // the templates parse and render, the SMTP settings build a transport
+            crate::notify::worker::Notifier::new(&settings.notifications, calendar.time_zone())
+                .map_err(|e| AppError::Config(e.to_string()))?;
+            let email = &settings.notifications.email;
+            if email.host.is_empty() {
+                println!(
+                    "e-mail: off (notifications.email.host is empty; e-mails wait in the outbox)"
+                );
+            } else {
+                println!(
+                    "e-mail: {}:{} ({:?}), from {}",
+                    email.host, email.port, email.security, email.from
+                );
+            }
             println!("configuration is valid (backend: {:?})", settings.backend());
             Ok(())
         }

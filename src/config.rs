@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Keys that hold secrets: accepted from the environment only, redacted when printed.
-const SECRET_KEYS: &[&str] = &["auth.jwt_secret"];
+const SECRET_KEYS: &[&str] = &["auth.jwt_secret", "notifications.email.password"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
@@ -38,6 +38,7 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub deadlines: crate::deadlines::Policy,
     pub jobs: JobSettings,
+    pub notifications: NotificationSettings,
     pub log: LogSettings,
 }
 
@@ -48,6 +49,77 @@ pub struct JobSettings {
     pub sweep_interval_seconds: u64,
     /// Warnings one pass records at most (the rest wait for the next pass).
     pub sweep_batch: i64,
+    /// Hours a finished ledger export stays downloadable before its file is removed.
+    pub export_retention_hours: i64,
+}
+
+/// Notifications (docs/notifications.md): the outbox worker, e-mail and webhooks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Milliseconds between two passes of the outbox worker; 0 turns it off in this process.
+    pub poll_interval_ms: u64,
+    /// Messages one pass claims at most (delivered concurrently).
+    pub batch: i64,
+    /// Attempts before a message is `dead` (re-sent only by an admin).
+    pub max_attempts: i32,
+    /// The first retry waits about this long; each further one twice as long (with jitter).
+    pub backoff_base_seconds: i64,
+    /// The longest wait between two attempts.
+    pub backoff_max_seconds: i64,
+    /// How long a claimed message stays with its worker before another may take it (a worker
+    /// that died mid-delivery).
+    pub lease_seconds: i64,
+    /// Delivered messages are deleted after this many days (the event log keeps the history).
+    pub retention_days: i64,
+    /// Links in e-mails start with this (the console or API address users reach).
+    pub link_base_url: String,
+    /// A directory whose template files replace the built-in ones of the same name (empty: the
+    /// built-in templates, the files of config/templates/ compiled in).
+    pub templates_dir: String,
+    /// Local time (the calendar's time zone) of the daily digest to departments, `HH:MM`; empty
+    /// turns the digest off.
+    pub digest_time: String,
+    pub email: EmailSettings,
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// No encryption (a relay on the same host or network only).
+    Plain,
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// The SMTP server; empty: no e-mail is sent (messages wait in the outbox).
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// Empty: no authentication.
+    pub username: String,
+    /// From the environment only: `HOTLINE__NOTIFICATIONS__EMAIL__PASSWORD`.
+    #[serde(default, serialize_with = "redact")]
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `12345 热线 <hotline@example.gov.cn>`.
+    pub from: String,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Seconds a receiver has to answer (connect included).
+    pub timeout_seconds: u64,
+    /// Allow subscriptions to loopback, private and link-local addresses (tests, an in-house
+    /// gateway). Off by default: such targets are refused (SSRF).
+    pub allow_private_targets: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -88,6 +160,16 @@ pub struct TicketSettings {
     pub department_contact_roles: Vec<crate::auth::Role>,
     pub attachment_max_bytes: usize,
     pub attachments_per_ticket: usize,
+    /// How long an operator's claim on a callback lasts.
+    pub callback_claim_minutes: i64,
+    /// Failed attempts (no answer, busy, wrong number, refused) before a citizen is unreachable.
+    pub callback_max_failed_attempts: i32,
+    /// Days after closing in which an operator may reopen a ticket (the citizen calls again).
+    pub reopen_window_days: i64,
+    /// Hot spots: this many new tickets of one category in one village (or smaller region)
+    /// within `hotspot_window_minutes` raise one alert; 0 turns it off.
+    pub hotspot_threshold: i32,
+    pub hotspot_window_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -232,7 +314,13 @@ impl Settings {
             );
         }
         settings.validate()?;
-        settings.calendar.build()?;
+        let calendar = settings.calendar.build()?;
+        // the message templates parse and render (a broken edit stops the start, named)
+        crate::notify::templates::Templates::load(
+            &settings.notifications.templates_dir,
+            calendar.time_zone(),
+            &settings.notifications.link_base_url,
+        )?;
         settings
             .deadlines
             .validate()
@@ -290,6 +378,18 @@ impl Settings {
             ),
             ("auth.lockout_seconds", self.auth.lockout_seconds),
             (
+                "tickets.callback_claim_minutes",
+                self.tickets.callback_claim_minutes,
+            ),
+            (
+                "tickets.callback_max_failed_attempts",
+                self.tickets.callback_max_failed_attempts.into(),
+            ),
+            (
+                "tickets.reopen_window_days",
+                self.tickets.reopen_window_days,
+            ),
+            (
                 "auth.max_failed_logins_per_account",
                 self.auth.max_failed_logins_per_account.into(),
             ),
@@ -308,6 +408,7 @@ impl Settings {
                 return bad("auth.jwt_secret", "must be at least 32 characters".into());
             }
         }
+        self.validate_notifications()?;
         if self
             .log
             .level
@@ -318,6 +419,58 @@ impl Settings {
                 "log.level",
                 format!("'{}' is not a valid filter", self.log.level),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_notifications(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("notifications.{key}: {why}")));
+        let n = &self.notifications;
+        let positive = [
+            ("batch", n.batch),
+            ("max_attempts", i64::from(n.max_attempts)),
+            ("backoff_base_seconds", n.backoff_base_seconds),
+            ("backoff_max_seconds", n.backoff_max_seconds),
+            ("lease_seconds", n.lease_seconds),
+            ("retention_days", n.retention_days),
+            (
+                "webhooks.timeout_seconds",
+                n.webhooks.timeout_seconds as i64,
+            ),
+            ("email.timeout_seconds", n.email.timeout_seconds as i64),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return bad(key, format!("must be positive, got {value}"));
+            }
+        }
+        if !(n.link_base_url.starts_with("http://") || n.link_base_url.starts_with("https://")) {
+            return bad(
+                "link_base_url",
+                format!("'{}' must start with http:// or https://", n.link_base_url),
+            );
+        }
+        if !n.digest_time.is_empty()
+            && chrono::NaiveTime::parse_from_str(&n.digest_time, "%H:%M").is_err()
+        {
+            return bad(
+                "digest_time",
+                format!("'{}' is not a time HH:MM (or empty for off)", n.digest_time),
+            );
+        }
+        if !n.email.host.is_empty() {
+            if n.email.from.parse::<lettre::message::Mailbox>().is_err() {
+                return bad(
+                    "email.from",
+                    format!(
+                        "'{}' is not an address such as 热线 <hotline@example.gov.cn>",
+                        n.email.from
+                    ),
+                );
+            }
+            if n.email.password.is_some() && n.email.username.is_empty() {
+                return bad("email.username", "is required with a password".into());
+            }
         }
         Ok(())
     }

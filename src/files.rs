@@ -31,8 +31,8 @@ pub fn restrict_file(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes a new file readable by the owner only; fails if it exists.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Creates a new file readable by the owner only; fails if it exists.
+pub fn create_private(path: &Path) -> io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -40,7 +40,12 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
+    options.open(path)
+}
+
+/// Writes a new file readable by the owner only; fails if it exists.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

@@ -4,5 +4,6 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    hotline::db::init_tls();
     std::process::exit(hotline::cli::main());
 }

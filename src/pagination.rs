@@ -64,6 +64,21 @@ impl PageRequest {
         }
     }
 
+    /// The (time, id) sort key to continue after, for lists ordered by a time then an id (the
+    /// queues by due time). Encode it with [`time_key`].
+    pub fn after_time_and_id(&self) -> Result<Option<(chrono::NaiveDateTime, &str)>, AppError> {
+        let bad = || AppError::bad_request("invalid_cursor", "cursor: belongs to another list");
+        match self.after.as_deref() {
+            None => Ok(None),
+            Some([time, id]) => {
+                let time =
+                    chrono::NaiveDateTime::parse_from_str(time, TIME_KEY).map_err(|_| bad())?;
+                Ok(Some((time, id.as_str())))
+            }
+            Some(_) => Err(bad()),
+        }
+    }
+
     /// Rows to fetch: one more than the page, to learn whether another page follows.
     pub fn fetch_limit(&self) -> i64 {
         self.limit + 1
@@ -103,6 +118,13 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         }
     }
+}
+
+const TIME_KEY: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+/// A time as a cursor key (read back by [`PageRequest::after_time_and_id`]).
+pub fn time_key(t: chrono::NaiveDateTime) -> String {
+    t.format(TIME_KEY).to_string()
 }
 
 pub fn encode_cursor(key: &[String]) -> String {

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::http::metrics::Metrics;
 use crate::http::openapi::ApiDoc;
 use crate::http::{self, errors, middleware};
+use crate::notify::worker::Notifier;
 use crate::state::AppState;
 use crate::tickets::deadlines::DeadlineRules;
 use crate::tickets::{attachments, TicketPolicy};
@@ -81,13 +82,17 @@ impl Application {
             .calendar
             .build()
             .map_err(|e| AppError::Config(e.to_string()))?;
+        let notifier = Notifier::new(&settings.notifications, calendar.time_zone())
+            .map_err(|e| AppError::Config(e.to_string()))?;
         let state = web::Data::new(AppState {
+            notifier: Arc::new(notifier),
             pool,
             calendar: calendar.clone(),
             throttle: ThrottlePolicy::from(&settings.auth),
             tickets: TicketPolicy {
                 auto_dispatch: settings.tickets.auto_dispatch,
                 department_contact_roles: settings.tickets.department_contact_roles.clone(),
+                followup: crate::tickets::Followup::from(&settings.tickets),
                 deadlines: Arc::new(DeadlineRules {
                     calendar,
                     policy: settings.deadlines.clone(),
@@ -102,6 +107,13 @@ impl Application {
         let interval = state.settings.jobs.sweep_interval_seconds;
         if interval > 0 {
             crate::jobs::spawn_sweeper(state.clone(), std::time::Duration::from_secs(interval));
+            // the export recovery runs with the sweeper (both off: a process that only serves)
+            crate::jobs::spawn_export_clock(state.clone());
+        }
+        let poll = state.settings.notifications.poll_interval_ms;
+        if poll > 0 {
+            crate::jobs::spawn_outbox_worker(state.clone(), std::time::Duration::from_millis(poll));
+            crate::jobs::spawn_outbox_clock(state.clone());
         }
         Ok(Application {
             port,

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::http::metrics::Metrics;
+use crate::notify::worker::Notifier;
 use crate::tickets::TicketPolicy;
 
 pub struct AppState {
@@ -25,6 +26,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub throttle: ThrottlePolicy,
     pub tickets: TicketPolicy,
+    /// Templates, the SMTP transport and the webhook client of the outbox worker.
+    pub notifier: Arc<Notifier>,
 }
 
 impl AppState {

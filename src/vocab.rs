@@ -202,3 +202,112 @@ text_enum!(
         Rejected => "rejected",
     }
 );
+
+text_enum!(
+    /// Where an outbox message stands (docs/notifications.md).
+    OutboxState {
+        /// Written with its event, never tried yet
+        Queued => "queued",
+        /// Claimed by a worker that is delivering it now
+        Sending => "sending",
+        /// Failed at least once; waits for its next attempt
+        Retrying => "retrying",
+        /// Accepted by the SMTP server or the webhook receiver
+        Delivered => "delivered",
+        /// Given up after the last attempt (or undeliverable); an admin may re-send it
+        Dead => "dead",
+    }
+);
+
+text_enum!(
+    /// How an outbox message travels.
+    DeliveryChannel {
+        Email => "email",
+        Webhook => "webhook",
+    }
+);
+
+text_enum!(
+    /// Which citizen contact field a webhook subscriber receives with each event.
+    WebhookContact {
+        /// None: the citizen-safe ticket view only
+        None => "none",
+        /// The WeChat open id (the mini-program gateway)
+        OpenId => "open_id",
+        /// The phone number (an SMS gateway)
+        Phone => "phone",
+    }
+);
+
+text_enum!(
+    /// How one callback attempt ended (回访结果).
+    CallOutcome {
+        /// The citizen answered and gave their verdict
+        Reached => "reached",
+        NoAnswer => "no_answer",
+        Busy => "busy",
+        WrongNumber => "wrong_number",
+        /// The citizen declined to talk
+        Refused => "refused",
+    }
+);
+
+text_enum!(
+    /// The citizen's verdict (满意度).
+    Satisfaction {
+        Satisfied => "satisfied",
+        BasicallySatisfied => "basically_satisfied",
+        Dissatisfied => "dissatisfied",
+    }
+);
+
+text_enum!(
+    /// How the citizen was reached back.
+    CallbackChannel {
+        Phone => "phone",
+        Sms => "sms",
+        Miniprogram => "miniprogram",
+    }
+);
+
+text_enum!(
+    /// Where one citizen's callback stands.
+    CallbackState {
+        /// Waiting for an operator (or the citizen's own rating)
+        Pending => "pending",
+        /// The citizen was reached and gave a verdict
+        Done => "done",
+        /// Too many failed attempts
+        Unreachable => "unreachable",
+        /// Ended without a verdict (a supervisor closed or sent back the ticket)
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// How a ticket's closing follow-up ended (typed on the ticket and in its events).
+    CallbackResult {
+        Satisfied => "satisfied",
+        BasicallySatisfied => "basically_satisfied",
+        /// Dissatisfied or unresolved: the ticket went back to the department (redo)
+        Dissatisfied => "dissatisfied",
+        /// No citizen could be reached: closed, counted apart
+        Unreachable => "unreachable",
+        /// Closed by a supervisor with a recorded reason (e.g. 不合理诉求)
+        ClosedBySupervisor => "closed_by_supervisor",
+        /// Praise and anonymous tickets close without a callback
+        NoCallback => "no_callback",
+    }
+);
+
+text_enum!(
+    /// The level of a supervision flag (督办级别).
+    SupervisionLevel {
+        /// 一般督办
+        Normal => "normal",
+        /// 重点督办
+        Prominent => "prominent",
+        /// 领导督办
+        Leadership => "leadership",
+    }
+);

@@ -124,6 +124,10 @@ pub enum Scope {
     #[serde(rename = "tickets:read")]
     #[strum(serialize = "tickets:read")]
     TicketsRead,
+    /// Submit the citizen's own satisfaction rating of their replied ticket.
+    #[serde(rename = "tickets:rate")]
+    #[strum(serialize = "tickets:rate")]
+    TicketsRate,
 }
 
 impl Scope {

@@ -132,8 +132,16 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
+/// Initialises OpenSSL before libpq does, without its `atexit` clean-up: that clean-up runs
+/// while r2d2's threads may still hold TLS connections to PostgreSQL, and then the process
+/// crashes on exit (diesel-rs/diesel#3441). Idempotent; call before the first connection.
+pub fn init_tls() {
+    openssl::init();
+}
+
 /// Builds the pool; for SQLite it creates the database file's directory first.
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
+    init_tls();
     let manager = ConnectionManager::new(&settings.url)?;
     if let Target::Sqlite(path) = &manager.target {
         prepare_sqlite_file(path)?;
@@ -223,6 +231,20 @@ pub fn try_lock_ticket(conn: &mut DbConnection, id: &str) -> Result<bool, AppErr
             .is_some()),
         DbConnection::Sqlite(_) => Ok(true),
     }
+}
+
+/// Serialises work on one key for the rest of the transaction: a PostgreSQL transaction-scoped
+/// advisory lock on the key's hash; on SQLite `write_tx` already holds the write lock.
+pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), AppError> {
+    if let DbConnection::Pg(pg) = conn {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        let id = i64::from_be_bytes(first);
+        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({id})"))?;
+    }
+    Ok(())
 }
 
 /// Applies pending migrations and returns their names. On PostgreSQL an advisory lock makes
@@ -326,6 +348,19 @@ where
             }
             Err(e)
         }
+    }
+}
+
+/// Runs one insert in a savepoint and answers the rows written, 0 when a unique constraint
+/// refused it: `ON CONFLICT DO NOTHING` for both backends (diesel's upsert does not reach through
+/// the `MultiConnection`), without aborting the caller's PostgreSQL transaction.
+pub fn insert_unless_duplicate<F>(conn: &mut DbConnection, f: F) -> Result<usize, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<usize, AppError>,
+{
+    match conn.transaction(f) {
+        Err(AppError::Duplicate) => Ok(0),
+        other => other,
     }
 }
 

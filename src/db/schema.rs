@@ -219,6 +219,111 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         citizen_address -> Nullable<Text>,
         next_due_at -> Nullable<Timestamp>,
+        callback_result -> Nullable<Text>,
+        satisfaction -> Nullable<Text>,
+        resolved -> Nullable<Bool>,
+        redo_count -> Integer,
+        reopen_count -> Integer,
+    }
+}
+
+diesel::table! {
+    callbacks (id) {
+        id -> Text,
+        ticket_id -> Text,
+        citizen_ticket_id -> Text,
+        citizen_key -> Text,
+        reply_seq -> Integer,
+        state -> Text,
+        claimed_by -> Nullable<Text>,
+        claim_expires_at -> Nullable<Timestamp>,
+        failed_attempts -> Integer,
+        channel -> Nullable<Text>,
+        satisfaction -> Nullable<Text>,
+        resolved -> Nullable<Bool>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    callback_attempts (id) {
+        id -> Text,
+        callback_id -> Text,
+        ticket_id -> Text,
+        operator_id -> Nullable<Text>,
+        api_client_id -> Nullable<Text>,
+        channel -> Text,
+        outcome -> Text,
+        satisfaction -> Nullable<Text>,
+        resolved -> Nullable<Bool>,
+        comment -> Nullable<Text>,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hotspot_alerts (id) {
+        id -> Text,
+        category_id -> Text,
+        region_id -> Text,
+        ticket_count -> Integer,
+        first_ticket_at -> Timestamp,
+        last_ticket_at -> Timestamp,
+        raised_at -> Timestamp,
+        dismissed_at -> Nullable<Timestamp>,
+        dismissed_by -> Nullable<Text>,
+        dismiss_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    hotspot_tickets (alert_id, ticket_id) {
+        alert_id -> Text,
+        ticket_id -> Text,
+    }
+}
+
+diesel::table! {
+    exports (id) {
+        id -> Text,
+        requested_by -> Text,
+        period -> Text,
+        department_id -> Nullable<Text>,
+        department_path -> Nullable<Text>,
+        format -> Text,
+        state -> Text,
+        rows_total -> Nullable<BigInt>,
+        rows_written -> BigInt,
+        file_name -> Nullable<Text>,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    supervision_flags (id) {
+        id -> Text,
+        ticket_id -> Text,
+        level -> Text,
+        instruction -> Text,
+        due_at -> Timestamp,
+        deadline_id -> Text,
+        flagged_by -> Text,
+        flagged_at -> Timestamp,
+        urge_count -> Integer,
+        response -> Nullable<Text>,
+        responded_by -> Nullable<Text>,
+        responded_at -> Nullable<Timestamp>,
+        cleared_by -> Nullable<Text>,
+        cleared_at -> Nullable<Timestamp>,
+        clear_reason -> Nullable<Text>,
     }
 }
 
@@ -307,10 +412,54 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        channel -> Text,
+        event_type -> Text,
+        template -> Nullable<Text>,
+        recipient -> Text,
+        ticket_id -> Nullable<Text>,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        name -> Text,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        contact -> Text,
+        active -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_runs (job, run_key) {
+        job -> Text,
+        run_key -> Text,
+        done_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(ticket_co_handlers -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_deadlines -> tickets (ticket_id));
+diesel::joinable!(callbacks -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     calendar_changes,
@@ -333,4 +482,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     intake_keys,
     ticket_counters,
     access_log,
+    outbox,
+    webhook_subscriptions,
+    job_runs,
+    callbacks,
+    callback_attempts,
+    supervision_flags,
+    hotspot_alerts,
+    hotspot_tickets,
+    exports,
 );

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::calendar::{Calendar, CalendarError};
 
 /// Where an open step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineState {
     OnTrack,

@@ -2,7 +2,8 @@
 //! (read from the pool at scrape time).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::db::Pool;
@@ -12,6 +13,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    outbox: IntGaugeVec,
+    outbox_oldest: IntGauge,
+    deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -41,6 +45,27 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "outbox_messages",
+                "Undelivered outbox messages by state (queued, sending, retrying, dead), all instances",
+            ),
+            &["state"],
+        )?;
+        let outbox_oldest = IntGauge::new(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest queued or retrying outbox message (0 when none)",
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "outbox_deliveries_total",
+                "Delivery attempts of this process by channel and outcome (delivered, failed, dead)",
+            ),
+            &["channel", "outcome"],
+        )?;
+        registry.register(Box::new(outbox.clone()))?;
+        registry.register(Box::new(outbox_oldest.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
@@ -49,7 +74,28 @@ impl Metrics {
             requests,
             latency,
             pool,
+            outbox,
+            outbox_oldest,
+            deliveries,
         })
+    }
+
+    /// One delivery attempt's outcome (`delivered`, `failed`; `dead` when it was the last).
+    pub fn outbox_delivery(&self, channel: &str, outcome: &str) {
+        self.deliveries.with_label_values(&[channel, outcome]).inc();
+    }
+
+    /// The outbox counts, read from the database at scrape time.
+    pub fn set_outbox(&self, stats: &crate::notify::outbox::Stats) {
+        for (state, n) in [
+            ("queued", stats.queued),
+            ("sending", stats.sending),
+            ("retrying", stats.retrying),
+            ("dead", stats.dead),
+        ] {
+            self.outbox.with_label_values(&[state]).set(n);
+        }
+        self.outbox_oldest.set(stats.oldest_pending_seconds);
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -6,16 +6,19 @@
 pub mod api_clients;
 pub mod auth;
 pub mod calendar;
+pub mod callbacks;
 pub mod deadlines;
 pub mod errors;
 pub mod extract;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod org;
 pub mod routing;
+pub mod stats;
 pub mod tickets;
 pub mod users;
 
@@ -75,6 +78,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tickets::overdue_summary)
         .service(tickets::get)
         .service(tickets::events)
+        .service(callbacks::of_ticket)
         .service(tickets::reveal)
         .service(tickets::upload)
         .service(tickets::list_attachments)
@@ -83,13 +87,43 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tickets::access_log)
         .service(tickets::citizen_list)
         .service(tickets::citizen_get)
+        .service(callbacks::rate)
+        .service(callbacks::queue)
+        .service(callbacks::claim)
+        .service(callbacks::reassign)
+        .service(callbacks::attempt)
+        .service(callbacks::flags)
+        .service(callbacks::flag)
+        .service(callbacks::urge)
+        .service(callbacks::respond)
+        .service(callbacks::clear)
         .service(calendar::list)
         .service(calendar::get)
         .service(calendar::put)
         .service(calendar::history)
         .service(deadlines::get)
         .service(deadlines::put)
-        .service(deadlines::history);
+        .service(deadlines::history)
+        .service(stats::indicators_workbook)
+        .service(stats::indicators)
+        .service(stats::callback_audit)
+        .service(stats::ledger)
+        .service(stats::request_export)
+        .service(stats::list_exports)
+        .service(stats::get_export)
+        .service(stats::export_file)
+        .service(stats::hotspots)
+        .service(stats::dismiss_hotspot)
+        .service(notifications::list_outbox)
+        .service(notifications::outbox_stats)
+        .service(notifications::resend)
+        .service(notifications::get_message)
+        .service(notifications::resend_one)
+        .service(notifications::list_webhooks)
+        .service(notifications::create_webhook)
+        .service(notifications::get_webhook)
+        .service(notifications::update_webhook)
+        .service(notifications::delete_webhook);
 }
 
 /// The OpenAPI document of exactly the routes `configure` registers.

@@ -32,8 +32,11 @@ use utoipa::{Modify, OpenApi};
         (name = "organisation", description = "Departments, regions and the service catalogue"),
         (name = "routing", description = "Routing rules, the routing preview, bulk import and export"),
         (name = "tickets", description = "Intake, the lifecycle commands, queues, the event log, privacy"),
+        (name = "callbacks", description = "The callback to the citizen: queue, claims, attempts, the verdict, the citizen's rating"),
         (name = "deadlines", description = "The time-limit policy of each step"),
         (name = "calendar", description = "The business calendar: holidays and make-up working days"),
+        (name = "stats", description = "Indicators over a period, each with its formula (docs/indicators.md)"),
+        (name = "notifications", description = "The outbox of e-mails and webhooks, webhook subscriptions"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -43,6 +43,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, App
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // the outbox counts are the database's (every instance's); a scrape still answers without it
+    let now = state.clock.now();
+    match db::run(&state.pool, move |c| {
+        crate::notify::outbox::stats(c, now, false)
+    })
+    .await
+    {
+        Ok(stats) => state.metrics.set_outbox(&stats),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the outbox counts"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&state.pool))

@@ -54,7 +54,10 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
 }
 
 /// The caller as a ticket viewer (staff only; the department path came with authentication).
-fn staff_viewer(state: &web::Data<AppState>, principal: &Principal) -> Result<Viewer, AppError> {
+pub(crate) fn staff_viewer(
+    state: &web::Data<AppState>,
+    principal: &Principal,
+) -> Result<Viewer, AppError> {
     Ok(Viewer::for_user(
         principal.user()?,
         &state.tickets,

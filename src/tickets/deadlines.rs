@@ -127,6 +127,63 @@ pub fn start(
     Ok(())
 }
 
+/// Starts a deadline whose due time is given (a supervision flag's), natural time: yellow when
+/// four fifths of the span have passed. Answers its id.
+pub fn start_until(
+    conn: &mut DbConnection,
+    ticket: &str,
+    step: &str,
+    now: NaiveDateTime,
+    due: NaiveDateTime,
+) -> Result<String, AppError> {
+    let span = (due - now).num_minutes().max(1);
+    let id = db::new_id();
+    diesel::insert_into(ticket_deadlines::table)
+        .values(DeadlineRow {
+            id: id.clone(),
+            ticket_id: ticket.to_string(),
+            step: step.to_string(),
+            time_limit: format!("{span}min"),
+            started_at: now,
+            due_at: due,
+            yellow_at: now + chrono::Duration::minutes(span * 4 / 5),
+            paused_at: None,
+            completed_at: None,
+            overdue_minutes: None,
+            warned_yellow_at: None,
+            warned_red_at: None,
+        })
+        .execute(conn)?;
+    refresh_next_due(conn, ticket)?;
+    Ok(id)
+}
+
+/// Completes one deadline by id (if still open), keeping how late it was; answers the minutes.
+pub fn complete_one(
+    conn: &mut DbConnection,
+    ticket: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<i64>, AppError> {
+    let Some(row) = ticket_deadlines::table
+        .find(id)
+        .filter(ticket_deadlines::completed_at.is_null())
+        .first::<DeadlineRow>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let late = (now - row.due_at).num_minutes().max(0);
+    diesel::update(ticket_deadlines::table.find(id))
+        .set((
+            ticket_deadlines::completed_at.eq(Some(now)),
+            ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
+        ))
+        .execute(conn)?;
+    refresh_next_due(conn, ticket)?;
+    Ok(Some(late))
+}
+
 fn open_rows(
     conn: &mut DbConnection,
     ticket: &str,

@@ -185,6 +185,11 @@ fn build_row(
         citizen_phone,
         citizen_address: citizen.address,
         next_due_at: None,
+        callback_result: None,
+        satisfaction: None,
+        resolved: None,
+        redo_count: 0,
+        reopen_count: 0,
         citizen_open_id: citizen.open_id,
         anonymous: citizen.anonymous,
         confidential: input.confidential,
@@ -265,6 +270,7 @@ pub fn create(
     db::write_tx(conn, |conn| {
         let row = build_row(conn, &input, channel, now)?;
         let row = insert_ticket(conn, row, viewer, now)?;
+        super::hotspots::observe(conn, &policy.followup, &row, now)?;
         deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
         deadlines::refresh_next_due(conn, &row.id)?;
         auto_dispatch(conn, policy, row, now)
@@ -383,6 +389,7 @@ pub fn submit(
             }
             let row = build_row(conn, &input, Channel::Miniprogram, now)?;
             let row = insert_ticket(conn, row, &viewer, now)?;
+            super::hotspots::observe(conn, &policy.followup, &row, now)?;
             deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
             deadlines::refresh_next_due(conn, &row.id)?;
             diesel::insert_into(intake_keys::table)

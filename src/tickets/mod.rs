@@ -5,14 +5,17 @@
 //! equals the ticket's new `version`, so the log replays to the row.
 
 pub mod attachments;
+pub mod callbacks;
 mod citizen;
 pub mod deadlines;
+pub mod hotspots;
 mod intake;
 pub mod model;
 mod numbering;
 pub mod privacy;
 mod reads;
 pub mod state;
+pub mod supervision;
 mod transitions;
 mod viewer;
 
@@ -53,6 +56,31 @@ pub struct TicketPolicy {
     pub department_contact_roles: Vec<Role>,
     /// The calendar and the time-limit policy.
     pub deadlines: deadlines::SharedRules,
+    /// The callback and reopening rules (`[tickets]` in the configuration).
+    pub followup: Followup,
+}
+
+/// How callbacks and reopening work (docs/callbacks.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Followup {
+    pub claim: chrono::Duration,
+    pub max_failed_attempts: i32,
+    pub reopen_window: chrono::Duration,
+    /// Hot spots: tickets within the window that raise an alert (0: off).
+    pub hotspot_threshold: i32,
+    pub hotspot_window: chrono::Duration,
+}
+
+impl From<&crate::config::TicketSettings> for Followup {
+    fn from(s: &crate::config::TicketSettings) -> Self {
+        Followup {
+            claim: chrono::Duration::minutes(s.callback_claim_minutes),
+            max_failed_attempts: s.callback_max_failed_attempts,
+            reopen_window: chrono::Duration::days(s.reopen_window_days),
+            hotspot_threshold: s.hotspot_threshold,
+            hotspot_window: chrono::Duration::minutes(s.hotspot_window_minutes),
+        }
+    }
 }
 
 /// What an event records besides who and when.
@@ -71,6 +99,43 @@ fn insert_event(
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
     insert_event_by(conn, ticket, viewer.event_actor(), what, now)
+}
+
+/// Records an event that changes no status (a callback claim or attempt, a supervision step):
+/// bumps the version (refused when the row changed meanwhile) and appends the event.
+fn record_event(
+    conn: &mut DbConnection,
+    row: &mut TicketRow,
+    viewer: &Viewer,
+    action: &str,
+    payload: Value,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let previous = row.version;
+    row.version += 1;
+    row.updated_at = now;
+    let changed = diesel::update(
+        tickets::table
+            .find(&row.id)
+            .filter(tickets::version.eq(previous)),
+    )
+    .set((
+        tickets::version.eq(row.version),
+        tickets::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(AppError::Stale(
+            "the ticket changed meanwhile; reload and retry".into(),
+        ));
+    }
+    let what = Happened {
+        action,
+        from: Some(row.status),
+        payload,
+        public: false,
+    };
+    insert_event(conn, row, viewer, what, now)
 }
 
 /// Appends an event by the service itself (the deadline sweeper).
@@ -106,7 +171,8 @@ fn insert_event_by(
             created_at: now,
         })
         .execute(conn)?;
-    Ok(())
+    // the messages this event causes, in the same transaction (the outbox)
+    crate::notify::on_ticket_event(conn, ticket, what.action, what.from, &what.payload, now)
 }
 
 fn co_handlers(

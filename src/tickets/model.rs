@@ -9,7 +9,7 @@ use super::state::Action;
 use crate::accounts::utc;
 use crate::db::schema::{ticket_events, tickets};
 use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId, UserId};
-use crate::vocab::{Channel, ExtensionState, Kind, Status, Urgency};
+use crate::vocab::{CallbackResult, Channel, ExtensionState, Kind, Satisfaction, Status, Urgency};
 
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = tickets, treat_none_as_null = true)]
@@ -58,6 +58,15 @@ pub struct TicketRow {
     pub citizen_address: Option<String>,
     /// The soonest running deadline (kept by `tickets::deadlines`), for the queues by time.
     pub next_due_at: Option<NaiveDateTime>,
+    /// How the closing follow-up ended (docs/callbacks.md).
+    pub callback_result: Option<CallbackResult>,
+    /// The citizen's verdict: the worst over its citizens' callbacks.
+    pub satisfaction: Option<Satisfaction>,
+    pub resolved: Option<bool>,
+    /// Times sent back to the department after the callback.
+    pub redo_count: i32,
+    /// Times reopened after being closed.
+    pub reopen_count: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -177,6 +186,19 @@ pub struct ActionBody {
     pub days: Option<i32>,
     /// merge: the surviving ticket
     pub into: Option<TicketId>,
+    /// Set by the service when the callbacks conclude a ticket (close or redo); never read from
+    /// a request.
+    #[serde(skip)]
+    pub conclusion: Option<Conclusion>,
+}
+
+/// What the callbacks concluded: the result, the worst verdict, whether every reached citizen
+/// called the matter resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conclusion {
+    pub result: CallbackResult,
+    pub satisfaction: Option<Satisfaction>,
+    pub resolved: Option<bool>,
 }
 
 // ---- views ----------------------------------------------------------------------------------
@@ -263,6 +285,12 @@ pub struct Ticket {
     pub signed_at: Option<DateTime<Utc>>,
     pub replied_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The closing follow-up: how it ended, the citizen's verdict (docs/callbacks.md).
+    pub callback_result: Option<CallbackResult>,
+    pub satisfaction: Option<Satisfaction>,
+    pub resolved: Option<bool>,
+    pub redo_count: i32,
+    pub reopen_count: i32,
     /// What the caller may do now.
     pub allowed_actions: Vec<Action>,
     /// The deadline of each step so far, oldest first: open ones with their state now.
@@ -345,6 +373,11 @@ impl Ticket {
             signed_at: row.signed_at.map(utc),
             replied_at: row.replied_at.map(utc),
             closed_at: row.closed_at.map(utc),
+            callback_result: row.callback_result,
+            satisfaction: row.satisfaction,
+            resolved: row.resolved,
+            redo_count: row.redo_count,
+            reopen_count: row.reopen_count,
             allowed_actions,
             deadlines: Vec::new(),
         }

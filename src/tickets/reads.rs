@@ -462,20 +462,11 @@ pub fn list(
     let newest_first = filter.order == Some(Order::Newest);
     if by_due {
         query = query.filter(tickets::next_due_at.is_not_null());
-        if let Some(after) = page.after.as_deref() {
-            let [due, id] = after else {
-                return Err(AppError::bad_request(
-                    "invalid_cursor",
-                    "cursor: belongs to another list",
-                ));
-            };
-            let due = NaiveDateTime::parse_from_str(due, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| {
-                AppError::bad_request("invalid_cursor", "cursor: belongs to another list")
-            })?;
+        if let Some((due, id)) = page.after_time_and_id()? {
             query = query.filter(
-                tickets::next_due_at
-                    .gt(due)
-                    .or(tickets::next_due_at.eq(due).and(tickets::id.gt(id.clone()))),
+                tickets::next_due_at.gt(due).or(tickets::next_due_at
+                    .eq(due)
+                    .and(tickets::id.gt(id.to_string()))),
             );
         }
         query = query.order((tickets::next_due_at.asc(), tickets::id.asc()));
@@ -500,7 +491,7 @@ pub fn list(
     let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
     let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
     let key = |r: &TicketRow| match (by_due, r.next_due_at) {
-        (true, Some(due)) => vec![due.format("%Y-%m-%dT%H:%M:%S%.f").to_string(), r.id.clone()],
+        (true, Some(due)) => vec![crate::pagination::time_key(due), r.id.clone()],
         _ => vec![r.id.clone()],
     };
     Ok(Page::from_rows(rows, page, key).map(|row| view(&row, co_of(&row.id), viewer, &names)))

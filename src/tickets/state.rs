@@ -51,10 +51,14 @@ pub enum Action {
     RejectExtension,
     /// in_progress → replied: the department's answer
     Reply,
-    /// replied → in_progress: the callback found the citizen dissatisfied or the matter unresolved
+    /// replied → in_progress: back to the department (automatic when the callback finds the
+    /// citizen dissatisfied or the matter unresolved; by hand, a supervisor with a reason)
     Redo,
-    /// replied → closed: the callback confirmed the result
+    /// replied → closed: automatic when the callbacks end; by hand, a supervisor with a reason
+    /// (e.g. 不合理诉求)
     Close,
+    /// closed → in_progress: the citizen called again within the reopening window
+    Reopen,
     /// open → merged: a duplicate folded into the surviving ticket
     Merge,
     /// registered → cancelled: invalid or withdrawn
@@ -145,7 +149,8 @@ fn rule(action: Action) -> (&'static [Status], Who) {
             (&[S::InProgress], Who::Hotline(SUPERVISORS))
         }
         Action::Reply => (&[S::InProgress], Who::Lead),
-        Action::Redo | Action::Close => (&[S::Replied], Who::Hotline(FRONT_DESK)),
+        Action::Redo | Action::Close => (&[S::Replied], Who::Hotline(SUPERVISORS)),
+        Action::Reopen => (&[S::Closed], Who::Hotline(FRONT_DESK)),
         Action::Merge => (OPEN, Who::Hotline(FRONT_DESK)),
         Action::Cancel => (&[S::Registered], Who::Hotline(FRONT_DESK)),
         Action::Note => (ANY, Who::AnyViewer),
@@ -311,7 +316,7 @@ fn next_status(action: Action, facts: &Facts) -> Status {
     match action {
         Action::Dispatch | Action::Forward | Action::ApproveReturn => S::Dispatched,
         Action::DirectAnswer | Action::Reply => S::Replied,
-        Action::Sign | Action::Redo => S::InProgress,
+        Action::Sign | Action::Redo | Action::Reopen => S::InProgress,
         Action::Return => S::ReturnPending,
         Action::RejectReturn => facts.status_before_return.unwrap_or(S::Dispatched),
         Action::Close => S::Closed,
@@ -461,16 +466,12 @@ mod tests {
         ("approve_extension", "in_progress", "=", "supervisor admin"),
         ("reject_extension", "in_progress", "=", "supervisor admin"),
         ("reply", "in_progress", "replied", "lead"),
+        ("redo", "replied", "in_progress", "supervisor admin"),
+        ("close", "replied", "closed", "supervisor admin"),
         (
-            "redo",
-            "replied",
-            "in_progress",
-            "operator dispatcher supervisor admin",
-        ),
-        (
-            "close",
-            "replied",
+            "reopen",
             "closed",
+            "in_progress",
             "operator dispatcher supervisor admin",
         ),
         (
@@ -561,6 +562,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 19 * Status::ALL.len() * 2 * 8);
+        assert_eq!(checked, 20 * Status::ALL.len() * 2 * 8);
     }
 }

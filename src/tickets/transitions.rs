@@ -15,7 +15,7 @@ use crate::error::{AppError, WhenMissing};
 use crate::ids::{DepartmentId, TicketId};
 use crate::org;
 use crate::routing::{self};
-use crate::vocab::{ExtensionState, Kind, Urgency};
+use crate::vocab::{CallbackResult, ExtensionState, Kind, Urgency};
 
 fn refusal(r: Refusal, id: &str, action: Action) -> AppError {
     match r {
@@ -193,7 +193,7 @@ pub(super) fn apply(
         | Action::ApproveExtension
         | Action::RejectExtension
         | Action::Reply => handling_effects(conn, &cmd, &mut row, &mut fx)?,
-        Action::Redo | Action::Close | Action::Merge | Action::Cancel => {
+        Action::Redo | Action::Close | Action::Merge | Action::Cancel | Action::Reopen => {
             closing_effects(conn, &cmd, &mut row, &mut fx)?
         }
         Action::Note | Action::PublicNote => notes_effects(&cmd, &mut fx)?,
@@ -257,6 +257,10 @@ pub(super) fn apply(
             public: false,
         };
         insert_event(conn, &target, viewer, merged_in, now)?;
+    }
+    if matches!(action, Action::Reply | Action::DirectAnswer) {
+        // the callback to each citizen, or the close of a ticket that needs none
+        return super::callbacks::open(conn, viewer, row, co, now);
     }
     Ok((row, co))
 }
@@ -474,16 +478,72 @@ fn closing_effects(
     fx: &mut Effects,
 ) -> Result<(), AppError> {
     match cmd.action {
-        Action::Redo => {
+        Action::Redo | Action::Close => {
             let reason = text(&cmd.body.reason, "reason", cmd.action, 1000)?;
             fx.payload.insert("reason".into(), json!(reason));
-            row.replied_at = None;
-        }
-        Action::Close => {
-            if let Some(result) = cmd.body.reason.as_deref().filter(|r| !r.trim().is_empty()) {
-                fx.payload.insert("result".into(), json!(result.trim()));
+            // the callbacks' verdict, or a supervisor's decision (the open callbacks end)
+            let conclusion = match cmd.body.conclusion {
+                Some(c) => c,
+                None => {
+                    super::callbacks::cancel_pending(conn, &row.id, cmd.now)?;
+                    Conclusion {
+                        result: if cmd.action == Action::Close {
+                            CallbackResult::ClosedBySupervisor
+                        } else {
+                            CallbackResult::Dissatisfied
+                        },
+                        satisfaction: None,
+                        resolved: None,
+                    }
+                }
+            };
+            fx.payload
+                .insert("callback_result".into(), json!(conclusion.result));
+            fx.payload
+                .insert("satisfaction".into(), json!(conclusion.satisfaction));
+            fx.payload
+                .insert("resolved".into(), json!(conclusion.resolved));
+            row.callback_result = Some(conclusion.result);
+            row.satisfaction = conclusion.satisfaction;
+            row.resolved = conclusion.resolved;
+            if cmd.action == Action::Close {
+                row.closed_at = Some(cmd.now);
+            } else {
+                row.replied_at = None;
+                row.redo_count += 1;
             }
-            row.closed_at = Some(cmd.now);
+        }
+        Action::Reopen => {
+            let reason = text(&cmd.body.reason, "reason", cmd.action, 1000)?;
+            let closed = row.closed_at.unwrap_or(cmd.now);
+            let window = cmd.viewer.followup.reopen_window;
+            if cmd.now > closed + window {
+                return Err(AppError::conflict(
+                    "reopen_window_passed",
+                    format!(
+                        "a ticket can be reopened within {} days of closing (closed {} UTC); take a new ticket",
+                        window.num_days(),
+                        closed.format("%Y-%m-%d %H:%M")
+                    ),
+                ));
+            }
+            if row.lead_department_id.is_none() {
+                return Err(AppError::conflict(
+                    "no_department",
+                    "the ticket was answered by the hotline itself; take a new ticket",
+                ));
+            }
+            fx.payload.insert("reason".into(), json!(reason));
+            fx.payload
+                .insert("previous_result".into(), json!(row.callback_result));
+            fx.payload
+                .insert("department_id".into(), json!(row.lead_department_id));
+            row.reopen_count += 1;
+            row.closed_at = None;
+            row.replied_at = None;
+            row.callback_result = None;
+            row.satisfaction = None;
+            row.resolved = None;
         }
         Action::Merge => {
             let into = required(&cmd.body.into, "into", cmd.action)?.clone();
@@ -505,6 +565,9 @@ fn closing_effects(
                 .insert("into_number".into(), json!(target.number));
             row.merged_into = Some(target.id.clone());
             row.closed_at = Some(cmd.now);
+            // a replied ticket's callbacks end with it; its citizen is called back on the
+            // surviving ticket's next reply
+            super::callbacks::cancel_pending(conn, &row.id, cmd.now)?;
             fx.survivor = Some(target);
         }
         Action::Cancel => {
@@ -593,6 +656,7 @@ fn deadline_effects(
             late.extend(deadlines::complete(conn, id, &[S::Callback], now)?);
             deadlines::start(conn, rules, row, &[S::Handle], now)?;
         }
+        Action::Reopen => deadlines::start(conn, rules, row, &[S::Handle], now)?,
         Action::Close => late.extend(deadlines::complete(conn, id, &[S::Callback], now)?),
         Action::Merge | Action::Cancel => late.extend(deadlines::complete(conn, id, &ALL, now)?),
         Action::ApproveExtension => {

@@ -31,6 +31,8 @@ pub struct Viewer {
     pub role_label: String,
     /// May reveal the citizen's contact data (`reveal`; each reveal is logged).
     pub contact_access: bool,
+    /// The callback and reopening rules.
+    pub followup: Followup,
 }
 
 impl Viewer {
@@ -59,6 +61,7 @@ impl Viewer {
             },
             role_label,
             contact_access,
+            followup: policy.followup,
         }
     }
 
@@ -78,6 +81,7 @@ impl Viewer {
             },
             role_label: "api_client".into(),
             contact_access: false,
+            followup: policy.followup,
         }
     }
 
@@ -113,16 +117,29 @@ impl Viewer {
 }
 
 pub(super) fn system_viewer(policy: &TicketPolicy, now: NaiveDateTime) -> Viewer {
+    system(policy.deadlines.clone(), policy.followup, now)
+}
+
+impl Viewer {
+    /// The service itself, concluding what this caller's request completed (the callbacks).
+    pub(super) fn as_system(&self) -> Viewer {
+        system(self.rules.clone(), self.followup, self.now)
+    }
+}
+
+fn system(rules: super::deadlines::SharedRules, followup: Followup, now: NaiveDateTime) -> Viewer {
     Viewer {
-        rules: policy.deadlines.clone(),
+        rules,
         now,
         caller: Caller::System,
         actor: Actor {
-            roles: RoleSet::new([Role::Dispatcher]),
+            // dispatches (auto-dispatch) and concludes callbacks (close, redo)
+            roles: RoleSet::new([Role::Dispatcher, Role::Supervisor]),
             department_id: None,
             department_path: None,
         },
         role_label: "system".into(),
         contact_access: false,
+        followup,
     }
 }

@@ -235,6 +235,9 @@ fn check_config_names_the_bad_key_and_redacts_secrets() {
         .args(["check-config"])
         .env("HOTLINE__AUTH__JWT_SECRET", secret)
         .env("DATABASE_URL", "postgres://u:pgpass@localhost/db")
+        .env("HOTLINE__NOTIFICATIONS__EMAIL__HOST", "smtp.example.gov.cn")
+        .env("HOTLINE__NOTIFICATIONS__EMAIL__USERNAME", "hotline")
+        .env("HOTLINE__NOTIFICATIONS__EMAIL__PASSWORD", "smtp-pass-98765")
         .output()
         .expect("run");
     assert_eq!(
@@ -245,7 +248,12 @@ fn check_config_names_the_bad_key_and_redacts_secrets() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains(secret) && !text.contains("pgpass"), "{text}");
+    assert!(
+        !text.contains("smtp-pass-98765"),
+        "the SMTP password: {text}"
+    );
     assert!(text.contains("[redacted]"), "{text}");
+    assert!(text.contains("smtp.example.gov.cn"), "{text}");
 
     // a secret in a config file is refused
     std::fs::create_dir_all(dir.path().join("config")).expect("dir");
@@ -260,6 +268,32 @@ fn check_config_names_the_bad_key_and_redacts_secrets() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("auth.jwt_secret"));
+    std::fs::write(
+        dir.path().join("config/default.toml"),
+        "[notifications.email]\npassword = \"in-a-file\"\n",
+    )
+    .expect("write");
+    let out = command(dir.path())
+        .args(["check-config"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notifications.email.password"));
+    // a template that does not parse stops the start, naming it
+    std::fs::write(dir.path().join("config/default.toml"), "").expect("write");
+    std::fs::create_dir_all(dir.path().join("tpl/email")).expect("dir");
+    std::fs::write(
+        dir.path().join("tpl/email/deadline_red.body.txt"),
+        "{% if %}",
+    )
+    .expect("write");
+    let out = command(dir.path())
+        .args(["check-config"])
+        .env("HOTLINE__NOTIFICATIONS__TEMPLATES_DIR", "tpl")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadline_red"));
 }
 
 #[test]
@@ -581,4 +615,79 @@ async fn two_sweepers_record_each_warning_once() {
         "every ticket has exactly its yellow and its red"
     );
     drop(instances);
+}
+
+/// A message committed with its ticket survives a `kill -9` before delivery: the restarted
+/// process delivers it, once.
+#[actix_web::test]
+async fn a_message_committed_before_kill_9_is_delivered_after_restart() {
+    let receiver = crate::notifications::Receiver::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let password = "Zq8#Vx!m2Lp9-outbox-kill";
+    let slow = [
+        ("HOTLINE_ADMIN_PASSWORD", password),
+        (
+            "HOTLINE__NOTIFICATIONS__WEBHOOKS__ALLOW_PRIVATE_TARGETS",
+            "true",
+        ),
+        // the first pass runs at start (nothing to send yet), the next one in an hour
+        ("HOTLINE__NOTIFICATIONS__POLL_INTERVAL_MS", "3600000"),
+    ];
+    let mut first = serve_with(dir.path(), None, &slow);
+    let client = reqwest::Client::new();
+    let pair: Value = client
+        .post(format!("{}/api/v1/auth/login", first.base))
+        .json(&json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("pair");
+    let token = pair["access_token"].as_str().expect("token").to_string();
+    let res = client
+        .post(format!("{}/api/v1/webhooks", first.base))
+        .bearer_auth(&token)
+        .json(
+            &json!({"name": "gateway", "url": receiver.url, "event_types": ["ticket.registered"]}),
+        )
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = client
+        .post(format!("{}/api/v1/tickets", first.base))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "help", "title": "路灯不亮", "description": "幸福路的路灯坏了"}))
+        .send()
+        .await
+        .expect("ticket");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let ticket: Value = res.json().await.expect("ticket");
+    first.child.kill().expect("kill -9"); // SIGKILL: no shutdown, no last pass
+    first.child.wait().expect("wait");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing was delivered before the kill"
+    );
+
+    let fast = [
+        ("HOTLINE_ADMIN_PASSWORD", password),
+        (
+            "HOTLINE__NOTIFICATIONS__WEBHOOKS__ALLOW_PRIVATE_TARGETS",
+            "true",
+        ),
+        ("HOTLINE__NOTIFICATIONS__POLL_INTERVAL_MS", "100"),
+    ];
+    let _second = serve_with(dir.path(), None, &fast);
+    for _ in 0..100 {
+        if !receiver.received().is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "delivered once after the restart");
+    assert_eq!(got[0].json()["ticket"]["number"], ticket["number"]);
 }

@@ -17,7 +17,7 @@ on_both_backends!(
     admins_edit_the_policy_for_steps_that_start_later,
 );
 
-async fn sweep(app: &TestApp) -> usize {
+pub async fn sweep(app: &TestApp) -> usize {
     let now = app.state.clock.now();
     hotline::db::run(&app.state.pool, move |c| {
         hotline::tickets::deadlines::sweep(c, now, 500)
@@ -98,7 +98,7 @@ async fn warnings_are_recorded_exactly_once(app: TestApp) {
 }
 
 /// A Beijing local time as the service's UTC.
-fn bj(day: u32, hour: u32, minute: u32) -> NaiveDateTime {
+pub fn bj(day: u32, hour: u32, minute: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2025, 11, day)
         .and_then(|d| d.and_hms_opt(hour, minute, 0))
         .expect("time")
@@ -279,7 +279,7 @@ async fn deadlines_follow_the_ticket(app: TestApp) {
     assert_eq!(callback["time_limit"], "1wd");
     assert_eq!(callback["state"], "on_track");
     // the events still say what happened; the deadlines stay on the ticket after closing
-    let t = act(&app, &o.operator, &t, "close", json!({})).await;
+    let t = act(&app, &o.supervisor, &t, "close", json!({"reason": "test"})).await;
     let all = t["deadlines"].as_array().expect("deadlines");
     assert!(all.iter().all(|d| !d["completed_at"].is_null()), "{all:?}");
     assert_eq!(all.iter().filter(|d| d["overdue_minutes"] == 10).count(), 1);

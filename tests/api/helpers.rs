@@ -57,6 +57,7 @@ impl PgDatabase {
             }
             return None;
         };
+        hotline::db::init_tls();
         let template = template_database(&admin_url);
         let name = format!("hotline_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn =
@@ -179,6 +180,8 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
     settings.server.workers = 1;
     // tests run the deadline sweeper themselves, with the manual clock
     settings.jobs.sweep_interval_seconds = 0;
+    // and the outbox delivery passes
+    settings.notifications.poll_interval_ms = 0;
     settings.database.pool_size = 4;
     settings
 }
@@ -305,6 +308,12 @@ impl TestApp {
         let res = self.login_raw(username, password).await;
         assert_eq!(res.status(), StatusCode::OK, "login of {username}");
         res.json().await.expect("token pair")
+    }
+
+    /// A new access token of a test user (their password is `password_of(name)`): after the
+    /// manual clock jumped past the old token's lifetime.
+    pub async fn token_for(&self, name: &str) -> String {
+        token_of(&self.login(name, &password_of(name)).await)
     }
 
     pub async fn admin_token(&self) -> String {

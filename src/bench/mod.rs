@@ -346,6 +346,7 @@ fn tickets_bench(
                 .map_err(|e| AppError::Config(e.to_string()))?,
             policy: settings.deadlines.clone(),
         }),
+        followup: crate::tickets::Followup::from(&settings.tickets),
     };
     let now = Clock::system().now();
     let staff = |roles: RoleSet, department: Option<(DepartmentId, String)>| UserPrincipal {

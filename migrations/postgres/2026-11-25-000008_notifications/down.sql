@@ -1,0 +1,3 @@
+DROP TABLE job_runs;
+DROP TABLE webhook_subscriptions;
+DROP TABLE outbox;
