@@ -93,6 +93,11 @@ pub enum Command {
         /// Open tickets owing a warning during the sweeper passes.
         #[arg(long, default_value_t = 10_000)]
         sweeper_open: usize,
+        /// Time a month of indicators and the year's ledger (CSV and XLSX, with the peak memory)
+        /// with this many tickets of 2025 in the table, for each size given (ascending,
+        /// comma-separated, e.g. 100000,1000000; none: skip).
+        #[arg(long, value_delimiter = ',')]
+        stats_tickets: Vec<usize>,
     },
 }
 
@@ -340,6 +345,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             tickets,
             sweeper_closed,
             sweeper_open,
+            stats_tickets,
         } => {
             let scratch = std::env::temp_dir()
                 .join(format!("hotline-bench-{}", uuid::Uuid::new_v4().simple()));
@@ -356,6 +362,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                 tickets,
                 sweeper_closed,
                 sweeper_open,
+                stats_tickets,
             };
             let report = actix_web::web::block(move || {
                 let pool = db::build_pool(&db_settings)?;

@@ -39,6 +39,7 @@ pub struct Settings {
     pub deadlines: crate::deadlines::Policy,
     pub jobs: JobSettings,
     pub notifications: NotificationSettings,
+    pub open311: crate::open311::Open311Settings,
     pub log: LogSettings,
 }
 

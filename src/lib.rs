@@ -22,6 +22,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod notify;
+pub mod open311;
 pub mod org;
 pub mod pagination;
 pub mod phone;

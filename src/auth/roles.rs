@@ -128,6 +128,10 @@ pub enum Scope {
     #[serde(rename = "tickets:rate")]
     #[strum(serialize = "tickets:rate")]
     TicketsRate,
+    /// Submit service requests through Open311 GeoReport v2 (`POST /open311/v2/requests`).
+    #[serde(rename = "open311:submit")]
+    #[strum(serialize = "open311:submit")]
+    Open311Submit,
 }
 
 impl Scope {
@@ -145,7 +149,9 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown scope '{0}'; known scopes: tickets:submit, tickets:read")]
+#[error(
+    "unknown scope '{0}'; known scopes: tickets:submit, tickets:read, tickets:rate, open311:submit"
+)]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {

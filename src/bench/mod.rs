@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+mod stats;
+
 use crate::bulk::{self, Dataset, Format};
 use crate::clock::Clock;
 use crate::db::{self, DbConnection};
@@ -25,6 +27,9 @@ pub struct BenchOptions {
     pub sweeper_closed: Vec<usize>,
     /// Open tickets with a warning due, for the sweeper measurements.
     pub sweeper_open: usize,
+    /// Tickets of 2025 to have in the table at each statistics measurement (ascending; empty:
+    /// skip): a month of indicators and the year's ledger as CSV and XLSX.
+    pub stats_tickets: Vec<usize>,
 }
 
 const TOWNS: usize = 30;
@@ -285,6 +290,7 @@ pub fn run(pool: &db::Pool, options: &BenchOptions) -> Result<String, AppError> 
         options.sweeper_open,
         &mut report,
     )?;
+    stats::run(conn, &options.stats_tickets, &mut report)?;
     Ok(report)
 }
 
@@ -310,6 +316,43 @@ fn summary(label: &str, mut samples: Vec<Duration>) -> String {
     )
 }
 
+/// The ticket rules of the shipped configuration (calendar, time limits, follow-up).
+fn bench_policy() -> Result<crate::tickets::TicketPolicy, AppError> {
+    let settings = crate::config::Settings::load(
+        std::path::Path::new("config"),
+        &crate::config::Overrides::default(),
+    )
+    .map_err(|e| AppError::Config(e.to_string()))?;
+    Ok(crate::tickets::TicketPolicy {
+        auto_dispatch: false,
+        department_contact_roles: vec![crate::auth::Role::DepartmentAdmin],
+        deadlines: std::sync::Arc::new(crate::tickets::deadlines::DeadlineRules {
+            calendar: settings
+                .calendar
+                .build()
+                .map_err(|e| AppError::Config(e.to_string()))?,
+            policy: settings.deadlines.clone(),
+        }),
+        followup: crate::tickets::Followup::from(&settings.tickets),
+    })
+}
+
+/// A staff member with `roles`, of `department` (id, path) if given.
+fn staff(
+    roles: crate::auth::RoleSet,
+    department: Option<(crate::ids::DepartmentId, String)>,
+) -> crate::auth::UserPrincipal {
+    crate::auth::UserPrincipal {
+        id: crate::ids::UserId::generate(),
+        username: "bench".into(),
+        display_name: "bench".into(),
+        roles,
+        department_id: department.as_ref().map(|(id, _)| id.clone()),
+        department_path: department.map(|(_, path)| path),
+        session_id: crate::ids::SessionId::generate(),
+    }
+}
+
 /// Ticket intake and the queues on a table of `options.tickets` tickets.
 fn tickets_bench(
     conn: &mut DbConnection,
@@ -319,45 +362,20 @@ fn tickets_bench(
     rng: &mut StdRng,
     report: &mut String,
 ) -> Result<(), AppError> {
-    use crate::auth::{Role, RoleSet, UserPrincipal};
+    use crate::auth::{Role, RoleSet};
     use crate::db::schema::departments;
-    use crate::ids::{DepartmentId, SessionId, TicketId, UserId};
+    use crate::ids::{DepartmentId, TicketId};
     use crate::pagination::PageParams;
     use crate::tickets::model::{ActionBody, CitizenInput, NewTicket, Queue, TicketFilter};
     use crate::tickets::state::Action;
-    use crate::tickets::{self, TicketPolicy, Viewer};
+    use crate::tickets::{self, Viewer};
     use diesel::prelude::*;
 
     if options.tickets == 0 {
         return Ok(());
     }
-    let settings = crate::config::Settings::load(
-        std::path::Path::new("config"),
-        &crate::config::Overrides::default(),
-    )
-    .map_err(|e| AppError::Config(e.to_string()))?;
-    let policy = TicketPolicy {
-        auto_dispatch: false,
-        department_contact_roles: vec![Role::DepartmentAdmin],
-        deadlines: std::sync::Arc::new(crate::tickets::deadlines::DeadlineRules {
-            calendar: settings
-                .calendar
-                .build()
-                .map_err(|e| AppError::Config(e.to_string()))?,
-            policy: settings.deadlines.clone(),
-        }),
-        followup: crate::tickets::Followup::from(&settings.tickets),
-    };
+    let policy = bench_policy()?;
     let now = Clock::system().now();
-    let staff = |roles: RoleSet, department: Option<(DepartmentId, String)>| UserPrincipal {
-        id: UserId::generate(),
-        username: "bench".into(),
-        display_name: "bench".into(),
-        roles,
-        department_id: department.as_ref().map(|(id, _)| id.clone()),
-        department_path: department.map(|(_, path)| path),
-        session_id: SessionId::generate(),
-    };
     let dispatcher = Viewer::for_user(&staff(RoleSet::new([Role::Dispatcher]), None), &policy, now);
     let department_ids: Vec<String> = departments::table
         .filter(departments::code.like("D%"))

@@ -459,6 +459,7 @@ diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(ticket_co_handlers -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(ticket_deadlines -> tickets (ticket_id));
+diesel::joinable!(ticket_attachments -> tickets (ticket_id));
 diesel::joinable!(callbacks -> tickets (ticket_id));
 diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,

@@ -77,7 +77,8 @@ pub fn ensure_json_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
+        // Open311 answers its errors as XML or JSON documents of its own
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/xml"));
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod notifications;
+pub mod open311;
 pub mod openapi;
 pub mod ops;
 pub mod org;
@@ -123,7 +124,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(notifications::create_webhook)
         .service(notifications::get_webhook)
         .service(notifications::update_webhook)
-        .service(notifications::delete_webhook);
+        .service(notifications::delete_webhook)
+        .service(open311::get)
+        .service(open311::post);
 }
 
 /// The OpenAPI document of exactly the routes `configure` registers.

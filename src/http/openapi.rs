@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "callbacks", description = "The callback to the citizen: queue, claims, attempts, the verdict, the citizen's rating"),
         (name = "deadlines", description = "The time-limit policy of each step"),
         (name = "calendar", description = "The business calendar: holidays and make-up working days"),
+        (name = "open311", description = "Open311 GeoReport v2 in XML and JSON (docs/open311.md)"),
         (name = "stats", description = "Indicators over a period, each with its formula (docs/indicators.md)"),
         (name = "notifications", description = "The outbox of e-mails and webhooks, webhook subscriptions"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -263,11 +263,11 @@ pub fn write_file(
     loop {
         let mut page = ledger_tickets(tz, spec);
         if let Some((t, id)) = &after {
-            page = page.filter(
-                tickets::created_at
-                    .gt(*t)
-                    .or(tickets::created_at.eq(*t).and(tickets::id.gt(id.clone()))),
-            );
+            // `created_at >= t` first: an index range the database starts from, so each page
+            // costs its own rows, not the rows before it
+            page = page
+                .filter(tickets::created_at.ge(*t))
+                .filter(tickets::created_at.gt(*t).or(tickets::id.gt(id.clone())));
         }
         let page: Vec<TicketRow> = page
             .order((tickets::created_at.asc(), tickets::id.asc()))

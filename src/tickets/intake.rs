@@ -268,13 +268,26 @@ pub fn create(
         ));
     }
     db::write_tx(conn, |conn| {
-        let row = build_row(conn, &input, channel, now)?;
-        let row = insert_ticket(conn, row, viewer, now)?;
-        super::hotspots::observe(conn, &policy.followup, &row, now)?;
-        deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
-        deadlines::refresh_next_due(conn, &row.id)?;
+        let row = take_in(conn, policy, viewer, &input, channel, now)?;
         auto_dispatch(conn, policy, row, now)
     })
+}
+
+/// The ticket recorded, its hot-spot window counted, its dispatch deadline started.
+fn take_in(
+    conn: &mut DbConnection,
+    policy: &TicketPolicy,
+    viewer: &Viewer,
+    input: &NewTicket,
+    channel: Channel,
+    now: NaiveDateTime,
+) -> Result<TicketRow, AppError> {
+    let row = build_row(conn, input, channel, now)?;
+    let row = insert_ticket(conn, row, viewer, now)?;
+    super::hotspots::observe(conn, &policy.followup, &row, now)?;
+    deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
+    deadlines::refresh_next_due(conn, &row.id)?;
+    Ok(row)
 }
 
 /// Dispatches a new ticket when configured and routing finds an exact rule match.
@@ -362,6 +375,29 @@ pub fn submit(
             "channel: an API client submits on the miniprogram channel",
         ));
     }
+    submit_as_client(
+        conn,
+        client,
+        policy,
+        Channel::Miniprogram,
+        Some(key),
+        input,
+        now,
+    )
+}
+
+/// An API client's submission on `channel` (the mini-program, Open311). With a `key`, retries
+/// are safe: the same key with the same body answers the first ticket (`created = false`), with
+/// another body a 409 `idempotency_key_reused`.
+pub fn submit_as_client(
+    conn: &mut DbConnection,
+    client: &ApiClientPrincipal,
+    policy: &TicketPolicy,
+    channel: Channel,
+    key: Option<&str>,
+    input: NewTicket,
+    now: NaiveDateTime,
+) -> Result<(TicketRow, bool), AppError> {
     let hash = {
         let canonical = serde_json::to_string(&input).unwrap_or_default();
         Sha256::digest(canonical.as_bytes())
@@ -372,6 +408,10 @@ pub fn submit(
     let viewer = Viewer::for_client(client, policy, now);
     let attempt = |conn: &mut DbConnection| {
         db::write_tx(conn, |conn| {
+            let Some(key) = key else {
+                let row = take_in(conn, policy, &viewer, &input, channel, now)?;
+                return Ok((auto_dispatch(conn, policy, row, now)?, true));
+            };
             let seen: Option<(String, String)> = intake_keys::table
                 .find((client.id.as_str(), key))
                 .select((intake_keys::request_hash, intake_keys::ticket_id))
@@ -387,11 +427,7 @@ pub fn submit(
                 let row = tickets::table.find(&ticket_id).first::<TicketRow>(conn)?;
                 return Ok((row, false));
             }
-            let row = build_row(conn, &input, Channel::Miniprogram, now)?;
-            let row = insert_ticket(conn, row, &viewer, now)?;
-            super::hotspots::observe(conn, &policy.followup, &row, now)?;
-            deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
-            deadlines::refresh_next_due(conn, &row.id)?;
+            let row = take_in(conn, policy, &viewer, &input, channel, now)?;
             diesel::insert_into(intake_keys::table)
                 .values((
                     intake_keys::api_client_id.eq(client.id.as_str()),

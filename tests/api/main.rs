@@ -10,6 +10,7 @@ mod cli;
 mod deadlines;
 mod errors;
 mod notifications;
+mod open311;
 mod ops;
 mod organisation;
 mod robustness;

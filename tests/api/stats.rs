@@ -15,6 +15,7 @@ on_both_backends!(
     the_callback_audit_lists_late_callbacks,
     ten_tickets_in_one_village_raise_one_hot_spot,
     ledgers_as_csv_and_xlsx,
+    a_ledger_export_job_reports_progress_and_serves_its_file,
 );
 
 fn rate(v: &Value) -> (i64, i64) {
@@ -538,4 +539,157 @@ async fn ledgers_as_csv_and_xlsx(app: TestApp) {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(left, 0);
+}
+
+/// A ledger export as a job: accepted at once (202), its progress polled to `done` with the rows
+/// counted, the file downloaded (CSV with a BOM, all rows); only its requester reads it; a job
+/// whose process died is taken again and finished by another pass.
+async fn a_ledger_export_job_reports_progress_and_serves_its_file(app: TestApp) {
+    let o = org(&app).await;
+    app.state.clock.set(bj(11, 9, 0));
+    for _ in 0..3 {
+        let t = new_ticket(&app, &o.operator, hotline_call(&o.category)).await;
+        act(
+            &app,
+            &o.dispatcher,
+            &t,
+            "dispatch",
+            json!({"department_id": o.water}),
+        )
+        .await;
+    }
+    let sup = app.token_for("supervisor1").await;
+    let res = app
+        .post(
+            "/api/v1/stats/exports",
+            Some(&sup),
+            json!({"period": "2025", "department_id": o.water, "format": "csv"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.expect("json");
+    let id = job["id"].as_str().expect("id").to_string();
+    assert!(["queued", "running", "done"].contains(&job["state"].as_str().unwrap_or("")));
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        let v = app
+            .get(&format!("/api/v1/stats/exports/{id}"), Some(&sup))
+            .await
+            .json_ok()
+            .await;
+        if v["state"] == "done" {
+            done = v;
+            break;
+        }
+        assert_ne!(v["state"], "failed", "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["rows_total"], 3, "{done}");
+    assert_eq!(done["rows_written"], 3);
+    assert_eq!(done["progress"], 1.0);
+    let link = done["download"]
+        .as_str()
+        .expect("download link")
+        .to_string();
+    let res = app.get(&link, Some(&sup)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .expect("header")
+        .contains("ledger-2025-"));
+    let body = res.bytes().await.expect("body").to_vec();
+    assert_eq!(&body[..3], b"\xEF\xBB\xBF", "UTF-8 with a BOM");
+    let text = String::from_utf8(body[3..].to_vec()).expect("utf-8");
+    assert_eq!(text.lines().count(), 4, "a header and three tickets");
+    assert!(text.contains("小区停水三天了"));
+    // the requester's list has it; another user neither sees it nor its file
+    let mine = app
+        .get("/api/v1/stats/exports", Some(&sup))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(mine[0]["id"], id.as_str());
+    let other = app.token_for("water-staff").await;
+    let res = app
+        .get(&format!("/api/v1/stats/exports/{id}"), Some(&other))
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    let res = app.get(&link, Some(&other)).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    // refused at once: another department's subtree, a bad period
+    let res = app
+        .post(
+            "/api/v1/stats/exports",
+            Some(&app.token_for("edu-staff").await),
+            json!({"period": "2025-11", "department_id": o.water}),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .post(
+            "/api/v1/stats/exports",
+            Some(&sup),
+            json!({"period": "2025-13"}),
+        )
+        .await;
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+
+    // a job left running by a dead process (lease run out) is taken again and finished
+    let res = app
+        .post(
+            "/api/v1/stats/exports",
+            Some(&sup),
+            json!({"period": "2025-Q4", "format": "xlsx"}),
+        )
+        .await;
+    let second: Value = res.json().await.expect("json");
+    let second = second["id"].as_str().expect("id").to_string();
+    for _ in 0..100 {
+        let v = app
+            .get(&format!("/api/v1/stats/exports/{second}"), Some(&sup))
+            .await
+            .json_ok()
+            .await;
+        if v["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let now = app.state.clock.now();
+    let stranded_id = second.clone();
+    hotline::db::run(&app.state.pool, move |c| {
+        use diesel::prelude::*;
+        use hotline::db::schema::exports;
+        diesel::update(exports::table.find(&stranded_id))
+            .set((
+                exports::state.eq("running"),
+                exports::lease_until.eq(now - chrono::Duration::minutes(1)),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .await
+    .expect("strand the job");
+    let dir = app.data_dir().join("exports");
+    let ran = hotline::db::run(&app.state.pool, move |c| {
+        let ids = hotline::stats::exports::stranded(c, now)?;
+        let tz: chrono_tz::Tz = "Asia/Shanghai".parse().expect("tz");
+        let mut ran = 0;
+        for id in ids {
+            if hotline::stats::exports::run(c, &id, tz, &dir, &|| now)? {
+                ran += 1;
+            }
+        }
+        Ok(ran)
+    })
+    .await
+    .expect("recovery pass");
+    assert_eq!(ran, 1);
+    let v = app
+        .get(&format!("/api/v1/stats/exports/{second}"), Some(&sup))
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(v["state"], "done", "{v}");
+    assert_eq!(v["rows_total"], 3);
 }

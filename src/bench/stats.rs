@@ -1,0 +1,232 @@
+//! The statistics part of `hotline bench` (`--stats-tickets 100000,1000000`): fills the tickets of
+//! a year (2025, spread over every day and the departments, in every state, with their sign and
+//! handling deadlines and reply events) by SQL generated in the database, then times a month of
+//! indicators and writes the year's ledger as CSV and as XLSX, reporting the process's peak
+//! resident memory during each export (the peak is reset before each one: /proc/self/clear_refs).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use super::{bench_policy, staff};
+use crate::auth::{Role, RoleSet};
+use crate::config::Backend;
+use crate::db::schema::departments;
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::stats::ledger::{self, LedgerFormat, LedgerSpec};
+use crate::stats::StatsQuery;
+use crate::tickets::Viewer;
+
+/// Runs the statistics measurements for each table size (ascending).
+pub fn run(conn: &mut DbConnection, sizes: &[usize], report: &mut String) -> Result<(), AppError> {
+    if sizes.is_empty() {
+        return Ok(());
+    }
+    let policy = bench_policy()?;
+    let tz = policy.deadlines.calendar.time_zone();
+    let now = crate::clock::Clock::system().now();
+    let supervisor = Viewer::for_user(&staff(RoleSet::new([Role::Supervisor]), None), &policy, now);
+    let departments: i64 = departments::table
+        .filter(departments::code.like("D%"))
+        .count()
+        .get_result(conn)?;
+    let mut filled = 0;
+    for &size in sizes {
+        let started = Instant::now();
+        fill(conn, filled, size, departments)?;
+        filled = filled.max(size);
+        let _ = writeln!(
+            report,
+            "stats: filled {size} tickets of 2025 with their deadlines and events in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        // a month of indicators, three runs
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let q = StatsQuery {
+                from: chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default(),
+                to: chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or_default(),
+                department_id: None,
+                category_id: None,
+                region_id: None,
+                channel: None,
+                kind: None,
+                urgency: None,
+                series: None,
+            };
+            let started = Instant::now();
+            let ind = crate::stats::indicators(conn, &supervisor, tz, q)?;
+            runs.push((started.elapsed(), ind.volume.total));
+        }
+        runs.sort();
+        let _ = writeln!(
+            report,
+            "stats: indicators for 2025-06 over {size} tickets ({} in the month): median {:.0} ms (runs {})",
+            runs[1].1,
+            runs[1].0.as_secs_f64() * 1000.0,
+            runs.iter()
+                .map(|r| format!("{:.0}", r.0.as_secs_f64() * 1000.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for format in [LedgerFormat::Csv, LedgerFormat::Xlsx] {
+            let spec = LedgerSpec {
+                period: "2025".into(),
+                from: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
+                to: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default(),
+                department_id: None,
+                department_path: None,
+                format,
+            };
+            let path = std::env::temp_dir().join(format!(
+                "hotline-bench-ledger-{}.{}",
+                uuid::Uuid::new_v4().simple(),
+                spec.extension()
+            ));
+            let before = reset_peak_rss();
+            let started = Instant::now();
+            let rows = ledger::write_file(conn, tz, now, &spec, &path, &mut |_, _| Ok(()))?;
+            let secs = started.elapsed().as_secs_f64();
+            let peak = peak_rss_kib();
+            let size_mb = std::fs::metadata(&path)
+                .map(|m| m.len() as f64 / 1e6)
+                .unwrap_or(0.0);
+            let _ = std::fs::remove_file(&path);
+            let _ = writeln!(
+                report,
+                "stats: ledger 2025 as {}: {rows} rows in {secs:.1} s ({:.0} rows/s, {size_mb:.0} MB); peak RSS {} (before: {})",
+                spec.extension(),
+                rows as f64 / secs.max(1e-9),
+                mib(peak),
+                mib(before),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn mib(kib: Option<u64>) -> String {
+    match kib {
+        Some(k) => format!("{:.0} MiB", k as f64 / 1024.0),
+        None => "unknown (no /proc)".into(),
+    }
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux: `5` to /proc/self/clear_refs) and
+/// answers the resident size now.
+fn reset_peak_rss() -> Option<u64> {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kib("VmRSS:")
+}
+
+/// The process's peak resident size since the last reset, in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Inserts tickets `from+1..=to` by SQL generated in the database: created over the 365 days of
+/// 2025 (local morning hours), spread over the departments, one in twenty still dispatched, one
+/// in twenty in progress, one in twenty replied, the rest closed after a callback; each with its
+/// sign and handling deadlines (one in eleven late) and, once replied, a reply event.
+fn fill(conn: &mut DbConnection, from: usize, to: usize, departments: i64) -> Result<(), AppError> {
+    if to <= from {
+        return Ok(());
+    }
+    let backend = conn.backend();
+    let series = match backend {
+        Backend::Postgres => format!("SELECT generate_series({}, {}) AS n", from + 1, to),
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE s(n) AS (SELECT {} UNION ALL SELECT n + 1 FROM s WHERE n < {}) SELECT n FROM s",
+            from + 1,
+            to
+        ),
+    };
+    // the intake time of ticket n, and a time `hours` after an expression
+    let created = match backend {
+        Backend::Postgres => {
+            "(timestamp '2025-01-01 00:30' + make_interval(days => (s0.n % 365)::int, hours => (s0.n % 10)::int))"
+                .to_string()
+        }
+        Backend::Sqlite => {
+            "datetime('2025-01-01 00:30', '+' || (s0.n % 365) || ' days', '+' || (s0.n % 10) || ' hours')"
+                .to_string()
+        }
+    };
+    let plus = |e: &str, hours: i64| match backend {
+        Backend::Postgres => format!("({e} + interval '{hours} hours')"),
+        Backend::Sqlite => format!("datetime({e}, '+{hours} hours')"),
+    };
+    let c = "g.c";
+    let late = "(g.n % 11 = 0)";
+    let tickets = format!(
+        "INSERT INTO tickets (id, number, channel, kind, urgency, status, attributes, title, \
+           description, anonymous, confidential, lead_department_id, lead_department_path, version, \
+           created_at, updated_at, dispatched_at, signed_at, replied_at, reply, closed_at, \
+           callback_result, satisfaction, resolved, redo_count, reopen_count) \
+         SELECT 'st' || g.n, 'ST' || g.n, \
+           CASE g.n % 4 WHEN 0 THEN 'miniprogram' ELSE 'hotline' END, \
+           CASE g.n % 3 WHEN 0 THEN 'complaint' ELSE 'help' END, 'normal', \
+           CASE g.n % 20 WHEN 0 THEN 'dispatched' WHEN 1 THEN 'in_progress' WHEN 2 THEN 'replied' ELSE 'closed' END, \
+           '{{}}', '小区停水第' || g.n || '号楼', '居民反映小区自来水管道破裂，已停水两天，请尽快修复。', \
+           false, false, d.id, d.path, 5, {c}, {c}, {disp}, \
+           CASE WHEN g.n % 20 = 0 THEN NULL ELSE {signed} END, \
+           CASE WHEN g.n % 20 IN (0, 1) THEN NULL ELSE {replied} END, \
+           CASE WHEN g.n % 20 IN (0, 1) THEN NULL ELSE '已安排维修人员处理，现已恢复供水。' END, \
+           CASE WHEN g.n % 20 IN (0, 1, 2) THEN NULL ELSE {closed} END, \
+           CASE WHEN g.n % 20 IN (0, 1, 2) THEN NULL WHEN g.n % 7 = 0 THEN 'basically_satisfied' ELSE 'satisfied' END, \
+           CASE WHEN g.n % 20 IN (0, 1, 2) THEN NULL WHEN g.n % 7 = 0 THEN 'basically_satisfied' ELSE 'satisfied' END, \
+           CASE WHEN g.n % 20 IN (0, 1, 2) THEN NULL ELSE true END, \
+           CASE WHEN g.n % 50 = 0 THEN 1 ELSE 0 END, 0 \
+         FROM (SELECT n, {created} AS c FROM ({series}) AS s0) AS g \
+         JOIN (SELECT id, path, row_number() OVER (ORDER BY id) - 1 AS k FROM departments \
+               WHERE code LIKE 'D%') AS d ON d.k = g.n % {departments};",
+        disp = plus(c, 1),
+        signed = plus(c, 2),
+        replied = plus(c, 72),
+        closed = plus(c, 96),
+    );
+    let deadlines = format!(
+        "INSERT INTO ticket_deadlines (id, ticket_id, step, time_limit, started_at, due_at, \
+           yellow_at, completed_at, overdue_minutes) \
+         SELECT 'sgn' || g.n, 'st' || g.n, 'sign', '2h', {disp}, {sign_due}, {sign_yellow}, \
+           CASE WHEN g.n % 20 = 0 THEN NULL WHEN {late} THEN {sign_late} ELSE {signed} END, \
+           CASE WHEN g.n % 20 <> 0 AND {late} THEN 120 ELSE NULL END \
+         FROM (SELECT n, {created} AS c FROM ({series}) AS s0) AS g; \
+         INSERT INTO ticket_deadlines (id, ticket_id, step, time_limit, started_at, due_at, \
+           yellow_at, completed_at, overdue_minutes) \
+         SELECT 'hdl' || g.n, 'st' || g.n, 'handle', '5wd', {signed}, {handle_due}, {handle_yellow}, \
+           CASE WHEN g.n % 20 IN (0, 1) THEN NULL ELSE {replied} END, NULL \
+         FROM (SELECT n, {created} AS c FROM ({series}) AS s0) AS g WHERE g.n % 20 <> 0; \
+         INSERT INTO ticket_events (id, ticket_id, seq, action, actor_kind, to_status, payload, \
+           public, created_at) \
+         SELECT 'rpl' || g.n, 'st' || g.n, 4, 'reply', 'user', 'replied', '{{}}', true, {replied} \
+         FROM (SELECT n, {created} AS c FROM ({series}) AS s0) AS g WHERE g.n % 20 NOT IN (0, 1);",
+        disp = plus(c, 1),
+        sign_due = plus(c, 3),
+        sign_yellow = plus(c, 2),
+        sign_late = plus(c, 5),
+        signed = plus(c, 2),
+        handle_due = plus(c, 170),
+        handle_yellow = plus(c, 146),
+        replied = plus(c, 72),
+    );
+    conn.batch_execute(&tickets)?;
+    conn.batch_execute(&deadlines)?;
+    let analyze = match backend {
+        Backend::Postgres => "ANALYZE tickets; ANALYZE ticket_deadlines; ANALYZE ticket_events;",
+        Backend::Sqlite => "ANALYZE;",
+    };
+    conn.batch_execute(analyze)?;
+    Ok(())
+}
