@@ -71,6 +71,22 @@ pub enum Command {
     },
     /// Load the demo county (departments, regions, categories, rules) and one account per role.
     SeedDemo,
+    /// Drive real HTTP load at the service on a filled database, beside the database's own
+    /// ceiling (docs/benchmarks.md).
+    Load {
+        /// Database to fill (must be empty); default: a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Tickets in the table before measuring.
+        #[arg(long, default_value_t = 100_000)]
+        fill: usize,
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrency levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        concurrency: Vec<usize>,
+    },
     /// Measure bulk import and routing on generated data in a scratch database.
     Bench {
         /// Database to fill (must be empty); default: a temporary SQLite file.
@@ -335,6 +351,31 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             }
             let summary = seed_demo(&pool).await?;
             print_demo(&summary);
+            Ok(())
+        }
+        Command::Load {
+            database_url,
+            fill,
+            seconds,
+            concurrency,
+        } => {
+            let scratch = std::env::temp_dir()
+                .join(format!("hotline-load-{}", uuid::Uuid::new_v4().simple()));
+            let mut settings = settings;
+            settings.database.url = database_url
+                .unwrap_or_else(|| format!("sqlite://{}", scratch.join("load.db").display()));
+            settings.data_dir = scratch.join("data");
+            let report = crate::bench::load::run(
+                settings,
+                crate::bench::load::LoadOptions {
+                    fill,
+                    seconds,
+                    concurrency,
+                },
+            )
+            .await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            print!("{}", report?);
             Ok(())
         }
         Command::Bench {

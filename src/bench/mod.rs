@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+pub mod load;
 mod stats;
 
 use crate::bulk::{self, Dataset, Format};

@@ -135,11 +135,76 @@ fn status_kib(field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// `CASE g.n % 8 WHEN 0 THEN … END` over [`TEXTS`].
+fn texts_case(f: impl Fn(&(&str, &str)) -> String) -> String {
+    let mut out = String::from("CASE g.n % 8");
+    for (i, t) in TEXTS.iter().enumerate() {
+        let _ = write!(out, " WHEN {i} THEN {}", f(t));
+    }
+    out.push_str(" END");
+    out
+}
+
 /// Inserts tickets `from+1..=to` by SQL generated in the database: created over the 365 days of
 /// 2025 (local morning hours), spread over the departments, one in twenty still dispatched, one
 /// in twenty in progress, one in twenty replied, the rest closed after a callback; each with its
 /// sign and handling deadlines (one in eleven late) and, once replied, a reply event.
 fn fill(conn: &mut DbConnection, from: usize, to: usize, departments: i64) -> Result<(), AppError> {
+    fill_where(conn, from, to, departments, "code LIKE 'D%'")
+}
+
+/// `n` tickets over the departments that have a parent (the load harness's demo county), with
+/// their search index; answers how many were made.
+pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<usize, AppError> {
+    let departments: i64 = departments::table
+        .filter(departments::parent_id.is_not_null())
+        .count()
+        .get_result(conn)?;
+    fill_where(conn, 0, n, departments, "parent_id IS NOT NULL")?;
+    crate::tickets::search::index_missing(conn, 5000)?;
+    Ok(n)
+}
+
+/// Titles and descriptions the fill cycles through (one in eight speaks of 停水).
+const TEXTS: [(&str, &str); 8] = [
+    (
+        "小区停水第', '号楼",
+        "幸福小区3号楼从周一起停水，至今没有恢复，请尽快处理。",
+    ),
+    (
+        "夜间施工噪音扰民', '号",
+        "工地每晚十点后仍在施工，噪音很大，影响休息。",
+    ),
+    (
+        "物业费上涨', '次",
+        "物业公司未经业主同意上涨物业费，要求说明依据。",
+    ),
+    (
+        "路灯不亮', '盏",
+        "人民路路灯已坏一周，夜间行人不便，存在安全隐患。",
+    ),
+    (
+        "拖欠工资', '人",
+        "工资拖欠三个月，老板失联，请劳动监察介入。",
+    ),
+    (
+        "垃圾清运不及时', '处",
+        "小区垃圾桶满溢多日无人清运，气味难闻。",
+    ),
+    (
+        "燃气味道', '户",
+        "楼道里有燃气味道，担心泄漏，请燃气公司检查。",
+    ),
+    ("违章建筑', '处", "邻居在楼顶私搭乱建，影响采光和安全。"),
+];
+
+fn fill_where(
+    conn: &mut DbConnection,
+    from: usize,
+    to: usize,
+    departments: i64,
+    department_filter: &str,
+) -> Result<(), AppError> {
     if to <= from {
         return Ok(());
     }
@@ -178,7 +243,7 @@ fn fill(conn: &mut DbConnection, from: usize, to: usize, departments: i64) -> Re
            CASE g.n % 4 WHEN 0 THEN 'miniprogram' ELSE 'hotline' END, \
            CASE g.n % 3 WHEN 0 THEN 'complaint' ELSE 'help' END, 'normal', \
            CASE g.n % 20 WHEN 0 THEN 'dispatched' WHEN 1 THEN 'in_progress' WHEN 2 THEN 'replied' ELSE 'closed' END, \
-           '{{}}', '小区停水第' || g.n || '号楼', '居民反映小区自来水管道破裂，已停水两天，请尽快修复。', \
+           '{{}}', {title}, {description}, \
            false, false, d.id, d.path, 5, {c}, {c}, {disp}, \
            CASE WHEN g.n % 20 = 0 THEN NULL ELSE {signed} END, \
            CASE WHEN g.n % 20 IN (0, 1) THEN NULL ELSE {replied} END, \
@@ -190,7 +255,12 @@ fn fill(conn: &mut DbConnection, from: usize, to: usize, departments: i64) -> Re
            CASE WHEN g.n % 50 = 0 THEN 1 ELSE 0 END, 0 \
          FROM (SELECT n, {created} AS c FROM ({series}) AS s0) AS g \
          JOIN (SELECT id, path, row_number() OVER (ORDER BY id) - 1 AS k FROM departments \
-               WHERE code LIKE 'D%') AS d ON d.k = g.n % {departments};",
+               WHERE {department_filter}) AS d ON d.k = g.n % {departments};",
+        title = texts_case(|(t, _)| {
+            let (a, b) = t.split_once("', '").unwrap_or((t, ""));
+            format!("'{a}' || g.n || '{b}'")
+        }),
+        description = texts_case(|(_, d)| format!("'{d}'")),
         disp = plus(c, 1),
         signed = plus(c, 2),
         replied = plus(c, 72),

@@ -310,6 +310,11 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// The SQLite write lock of this process (see `write_tx`). One for the process: SQLite serves
+/// one instance on one machine, and a process opens one database (tests open many; their
+/// writes then queue on each other, which costs them a little time and nothing else).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a write transaction. On SQLite the outermost one starts with `BEGIN IMMEDIATE`,
 /// taking the write lock up front: a deferred transaction that reads and then writes can fail at
 /// once with `SQLITE_BUSY` when another writer got there first, whatever the busy timeout.
@@ -321,19 +326,23 @@ where
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let outermost_sqlite = match conn {
         DbConnection::Sqlite(inner) => {
-            let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
-                .transaction_depth()?;
-            if depth.is_none() {
-                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-                true
-            } else {
-                false
-            }
+            AnsiTransactionManager::transaction_manager_status_mut(inner)
+                .transaction_depth()?
+                .is_none()
         }
         DbConnection::Pg(_) => false,
     };
     if !outermost_sqlite {
         return conn.transaction(f);
+    }
+    // one writer at a time: this process's writers queue on a lock, woken the moment it is
+    // free, instead of sleeping in SQLite's busy handler (whose growing sleeps made the p99 of
+    // concurrent writes hundreds of milliseconds); readers are not held
+    let _writer = SQLITE_WRITER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let DbConnection::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     }
     match f(conn) {
         Ok(value) => {

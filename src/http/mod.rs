@@ -75,6 +75,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(routing::export)
         .service(tickets::create)
         .service(tickets::list)
+        .service(tickets::search)
         .service(tickets::similar)
         .service(tickets::overdue_summary)
         .service(tickets::get)

@@ -118,6 +118,39 @@ pub async fn create(
     }
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// The text to find in titles and descriptions (1-100 characters).
+    pub q: String,
+    /// Hits to answer, 1-100 (default 20).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(tag = "tickets", security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The tickets the caller may see whose title or description contains `q`, by relevance, with the match highlighted in 【】", body = Vec<tickets::search::SearchHit>),
+        (status = 422, description = "An empty or over-long `q`", body = ErrorBody),
+    ))]
+#[get("/api/v1/tickets/search")]
+pub async fn search(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SearchQuery>,
+) -> Result<web::Json<Vec<tickets::search::SearchHit>>, AppError> {
+    let viewer = staff_viewer(&state, &principal)?;
+    let SearchQuery { q, limit } = query.into_inner();
+    let limit = limit.unwrap_or(20).clamp(1, 100);
+    Ok(web::Json(
+        db::run(&state.pool, move |c| {
+            tickets::search::search(c, &viewer, &q, limit)
+        })
+        .await?,
+    ))
+}
+
 #[utoipa::path(tag = "tickets", security(("bearer" = [])),
     params(TicketFilter, PageParams),
     responses(

@@ -200,18 +200,33 @@ pub fn audit(
                 .load::<(String, Option<String>, NaiveDateTime)>(conn)?,
         );
     }
+    // callbacks by (ticket, round start) and attempts by callback: looked up, not scanned
+    type Callback = (String, String, NaiveDateTime, Option<String>);
+    type Attempt = (String, Option<String>, NaiveDateTime);
+    let mut cbs_of: std::collections::HashMap<(&str, NaiveDateTime), Vec<&Callback>> =
+        std::collections::HashMap::new();
+    for c in &cbs {
+        cbs_of.entry((c.1.as_str(), c.2)).or_default().push(c);
+    }
+    let mut attempts_of: std::collections::HashMap<&str, Vec<&Attempt>> =
+        std::collections::HashMap::new();
+    for a in &attempts {
+        attempts_of.entry(a.0.as_str()).or_default().push(a);
+    }
     let rounds: Vec<Round> = deadlines
         .into_iter()
         .map(
             |(ticket, number, department, started, due, completed, late)| {
-                let own: Vec<&(String, String, NaiveDateTime, Option<String>)> = cbs
+                let own: Vec<&Callback> = cbs_of
+                    .get(&(ticket.as_str(), started))
+                    .cloned()
+                    .unwrap_or_default();
+                // in the order loaded (by start time), as before
+                let mut tried: Vec<&Attempt> = own
                     .iter()
-                    .filter(|c| c.1 == ticket && c.2 == started)
+                    .flat_map(|c| attempts_of.get(c.0.as_str()).cloned().unwrap_or_default())
                     .collect();
-                let tried: Vec<&(String, Option<String>, NaiveDateTime)> = attempts
-                    .iter()
-                    .filter(|a| own.iter().any(|c| c.0 == a.0))
-                    .collect();
+                tried.sort_by_key(|a| a.2);
                 let operator = tried
                     .last()
                     .and_then(|a| a.1.clone())

@@ -288,14 +288,13 @@ pub fn write_file(
                 ticket_deadlines::overdue_minutes,
             ))
             .load(conn)?;
+        // the latest deadline of each ticket's step (rows come oldest first)
+        let mut latest: HashMap<(&str, &str), StepState> = HashMap::new();
+        for s in &steps {
+            latest.insert((s.0.as_str(), s.1.as_str()), (s.2, s.3, s.4));
+        }
         for t in &page {
-            // the latest deadline of each step
-            let step = |name: &str| {
-                steps
-                    .iter()
-                    .rfind(|s| s.0 == t.id && s.1 == name)
-                    .map(|s| (s.2, s.3, s.4))
-            };
+            let step = |name: &str| latest.get(&(t.id.as_str(), name)).copied();
             let (sign, handle) = (step("sign"), step("handle"));
             sink.row(&[
                 t.number.clone(),
@@ -330,6 +329,9 @@ pub fn write_file(
     sink.finish()?;
     Ok(rows)
 }
+
+/// A step's deadline: due, completed, minutes late.
+type StepState = (NaiveDateTime, Option<NaiveDateTime>, Option<i32>);
 
 /// A deadline: ticket, step, due, completed, minutes late.
 type StepRow = (

@@ -271,42 +271,93 @@ pub fn indicators(
             tickets::reopen_count,
         ))
         .load(conn)?;
-    let steps: Vec<StepFacts> = filtered!(ticket_deadlines::table.inner_join(tickets::table))
-        .select((
-            ticket_deadlines::step,
-            ticket_deadlines::due_at,
-            ticket_deadlines::completed_at,
-            ticket_deadlines::overdue_minutes,
-            ticket_deadlines::paused_at,
+    // the steps and the marks are counted by the database: a few rows, however many tickets
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Timestamp};
+    let now = viewer.now;
+    // one row of counts: per step, completed and completed in time (sign, handle), and open
+    // (not paused) past due now (every step)
+    let done = |step: &str| {
+        sql::<BigInt>(&format!(
+            "count(*) FILTER (WHERE ticket_deadlines.step = '{step}' \
+             AND ticket_deadlines.completed_at IS NOT NULL)"
         ))
-        .load(conn)?;
-    let marks: Vec<(String, String)> = filtered!(ticket_events::table.inner_join(tickets::table))
+    };
+    let met = |step: &str| {
+        sql::<BigInt>(&format!(
+            "count(*) FILTER (WHERE ticket_deadlines.step = '{step}' \
+             AND ticket_deadlines.completed_at IS NOT NULL \
+             AND COALESCE(ticket_deadlines.overdue_minutes, 0) = 0)"
+        ))
+    };
+    let late = |step: &str| {
+        sql::<BigInt>(&format!(
+            "count(*) FILTER (WHERE ticket_deadlines.step = '{step}' \
+             AND ticket_deadlines.completed_at IS NULL AND ticket_deadlines.paused_at IS NULL \
+             AND ticket_deadlines.due_at <= "
+        ))
+        .bind::<Timestamp, _>(now)
+        .sql(")")
+    };
+    let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+        filtered!(ticket_deadlines::table.inner_join(tickets::table))
+            .select((
+                done("sign"),
+                met("sign"),
+                done("handle"),
+                met("handle"),
+                late("dispatch"),
+                late("sign"),
+                late("return_window"),
+                late("handle"),
+                late("callback"),
+                late("supervision"),
+            ))
+            .first(conn)?;
+    let steps: Vec<StepTotals> = vec![
+        ("dispatch".into(), 0, 0, counts.4),
+        ("sign".into(), counts.0, counts.1, counts.5),
+        ("return_window".into(), 0, 0, counts.6),
+        ("handle".into(), counts.2, counts.3, counts.7),
+        ("callback".into(), 0, 0, counts.8),
+        ("supervision".into(), 0, 0, counts.9),
+    ];
+    let marks: Marks = filtered!(ticket_events::table.inner_join(tickets::table))
         .filter(ticket_events::action.eq_any(["return", "reply", "direct_answer"]))
-        .select((ticket_events::ticket_id, ticket_events::action))
-        .distinct()
-        .load(conn)?;
-    Ok(compute(&q, tz, viewer.now, &facts, &steps, &marks))
+        .select((
+            sql::<BigInt>(
+                "count(DISTINCT ticket_events.ticket_id) FILTER \
+                 (WHERE ticket_events.action = 'return')",
+            ),
+            sql::<BigInt>(
+                "count(DISTINCT ticket_events.ticket_id) FILTER \
+                 (WHERE ticket_events.action IN ('reply', 'direct_answer'))",
+            ),
+            sql::<BigInt>(
+                "count(DISTINCT ticket_events.ticket_id) FILTER \
+                 (WHERE ticket_events.action = 'direct_answer')",
+            ),
+        ))
+        .first(conn)?;
+    Ok(compute(&q, tz, &facts, &steps, marks))
 }
 
-type StepFacts = (
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<i32>,
-    Option<NaiveDateTime>,
-);
+/// Per step: completed, completed in time, open (not paused) and past due now.
+type StepTotals = (String, i64, i64, i64);
+
+/// Tickets with a return; with a reply or a direct answer; with a direct answer.
+type Marks = (i64, i64, i64);
 
 /// The formulas of docs/indicators.md over the loaded rows (pure).
 fn compute(
     q: &StatsQuery,
     tz: Tz,
-    now: NaiveDateTime,
     facts: &[TicketFacts],
-    steps: &[StepFacts],
-    marks: &[(String, String)],
+    steps: &[StepTotals],
+    marks: Marks,
 ) -> Indicators {
     let count = |f: &dyn Fn(&TicketFacts) -> bool| facts.iter().filter(|t| f(t)).count() as i64;
-    let marked = |id: &str, action: &str| marks.iter().any(|(t, a)| t == id && a == action);
+    let (returned, replied, direct_answered) = marks;
     let mut by_channel = BTreeMap::new();
     let mut by_kind = BTreeMap::new();
     for t in facts {
@@ -315,34 +366,20 @@ fn compute(
     }
     // a step counts when completed, or open (not paused) and past due now
     let on_time = |step: &str| {
-        let mut met = 0;
-        let mut counted = 0;
-        for (_, due, completed, late, paused) in steps.iter().filter(|r| r.0 == step) {
-            match completed {
-                Some(_) => {
-                    counted += 1;
-                    if late.unwrap_or(0) == 0 {
-                        met += 1;
-                    }
-                }
-                None if paused.is_none() && now >= *due => counted += 1,
-                None => {}
-            }
-        }
+        let (met, counted) = steps
+            .iter()
+            .filter(|r| r.0 == step)
+            .fold((0, 0), |(m, c), r| (m + r.2, c + r.1 + r.3));
         Rate::of(met, counted)
     };
     let mut overdue_now = BTreeMap::new();
-    for (step, due, completed, _, paused) in steps {
-        if completed.is_none() && paused.is_none() && now >= *due {
-            *overdue_now.entry(step.clone()).or_insert(0) += 1;
+    for (step, _, _, overdue) in steps {
+        if *overdue > 0 {
+            *overdue_now.entry(step.clone()).or_insert(0) += *overdue;
         }
     }
     let verdicts = count(&|t| t.9.is_some());
     let dispatched = count(&|t| t.5.is_some());
-    let replied = facts
-        .iter()
-        .filter(|t| marked(&t.0, "reply") || marked(&t.0, "direct_answer"))
-        .count() as i64;
     let rates = Rates {
         sign_on_time: on_time("sign"),
         on_time_completion: on_time("handle"),
@@ -356,10 +393,7 @@ fn compute(
             }),
             verdicts,
         ),
-        returns: Rate::of(
-            facts.iter().filter(|t| marked(&t.0, "return")).count() as i64,
-            dispatched,
-        ),
+        returns: Rate::of(returned, dispatched),
         redo: Rate::of(count(&|t| t.11 > 0), replied),
         extension: Rate::of(
             count(&|t| t.7 == Some(ExtensionState::Approved)),
@@ -369,13 +403,7 @@ fn compute(
             count(&|t| t.12 > 0),
             count(&|t| t.12 > 0 || t.4 == Status::Closed),
         ),
-        direct_answer: Rate::of(
-            facts
-                .iter()
-                .filter(|t| marked(&t.0, "direct_answer"))
-                .count() as i64,
-            facts.len() as i64,
-        ),
+        direct_answer: Rate::of(direct_answered, facts.len() as i64),
     };
     let bucket = q.series.unwrap_or(Bucket::Day);
     let label = |t: NaiveDateTime| {

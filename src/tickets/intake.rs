@@ -284,6 +284,7 @@ fn take_in(
 ) -> Result<TicketRow, AppError> {
     let row = build_row(conn, input, channel, now)?;
     let row = insert_ticket(conn, row, viewer, now)?;
+    super::search::index(conn, &row.id, &row.title, &row.description)?;
     super::hotspots::observe(conn, &policy.followup, &row, now)?;
     deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
     deadlines::refresh_next_due(conn, &row.id)?;

@@ -14,6 +14,7 @@ pub mod model;
 mod numbering;
 pub mod privacy;
 mod reads;
+pub mod search;
 pub mod state;
 pub mod supervision;
 mod transitions;

@@ -1,4 +1,10 @@
-//! Ticket numbers: `HL` + the date in China time + a per-day counter that never repeats.
+//! Ticket numbers: `HL` + the date in China time + a counter that never repeats. Numbers are
+//! unique and sort by day; they may have gaps.
+//!
+//! PostgreSQL draws from a sequence (`ticket_number_seq`, 8 digits): no row lock, so concurrent
+//! intakes never queue behind one another (a daily counter row made every intake of the day
+//! wait on one lock); a rolled-back intake leaves a gap. SQLite, whose writers are serialised
+//! anyway, keeps the per-day counter (6 digits, from 1 each day, no gaps).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,6 +25,13 @@ fn china_date(now: NaiveDateTime) -> String {
 /// process or several, queue on the row lock and never share a number.
 pub(super) fn next_number(conn: &mut DbConnection, now: NaiveDateTime) -> Result<String, AppError> {
     let day = china_date(now);
+    if let DbConnection::Pg(pg) = conn {
+        let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "nextval('ticket_number_seq')",
+        ))
+        .get_result(pg)?;
+        return Ok(format!("HL{day}{n:08}"));
+    }
     let bump = |conn: &mut DbConnection| -> Result<Option<i32>, AppError> {
         Ok(diesel::update(ticket_counters::table.find(&day))
             .set(ticket_counters::last.eq(ticket_counters::last + 1))

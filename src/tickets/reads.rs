@@ -415,13 +415,19 @@ pub fn list(
     if let Some(number) = filter.number.as_deref().filter(|n| !n.is_empty()) {
         query = query.filter(tickets::number.eq(number.to_string()));
     }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        let pattern = crate::db::contains_pattern(q);
-        query = query.filter(
-            tickets::title
-                .like(pattern.clone())
-                .or(tickets::description.like(pattern)),
-        );
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // through the full-text index; a one-character query scans (docs/api.md "Search")
+        match super::search::query_tokens(q) {
+            Some(tokens) => query = query.filter(super::search::matches(conn, &tokens)),
+            None => {
+                let pattern = crate::db::contains_pattern(q);
+                query = query.filter(
+                    tickets::title
+                        .like(pattern.clone())
+                        .or(tickets::description.like(pattern)),
+                );
+            }
+        }
     }
     // queues by time: tickets with a running deadline matching every given condition
     let by_deadline =

@@ -15,6 +15,7 @@ mod ops;
 mod organisation;
 mod robustness;
 mod routing;
+mod search;
 mod security;
 mod stats;
 mod tickets;

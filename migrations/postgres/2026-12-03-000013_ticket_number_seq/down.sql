@@ -1,0 +1,1 @@
+DROP SEQUENCE ticket_number_seq;

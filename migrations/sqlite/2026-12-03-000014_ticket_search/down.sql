@@ -1,0 +1,2 @@
+DROP TABLE ticket_search;
+DROP TABLE ticket_search_docs;

@@ -1,0 +1,494 @@
+//! `hotline load`: the HTTP load harness (docs/benchmarks.md). It starts the service in this
+//! process on 127.0.0.1 over the given database (default: a scratch SQLite file), loads the demo
+//! county, fills the tickets table to the size asked (realistic Chinese text, every state, a
+//! year of dates, their deadlines and search index), then drives real HTTP requests at each
+//! concurrency for a fixed time: intake, GET one ticket as a hotline and as a department user,
+//! two queues, the dispatch and sign transitions, and search. In the same run it measures the
+//! database's own ceiling — a transaction of two inserts, by `pgbench` on PostgreSQL and by
+//! threads on their own connections on SQLite — so that every rate is also a ratio.
+//!
+//! The load generator shares the machine's cores with the server (as the issue's figures did);
+//! background jobs (sweeper, outbox) are off during the run so that they do not blur it.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use serde_json::{json, Value};
+
+use crate::clock::Clock;
+use crate::config::{Backend, Settings};
+use crate::error::AppError;
+use crate::startup::Application;
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Tickets in the table before measuring.
+    pub fill: usize,
+    /// Seconds each measurement runs.
+    pub seconds: u64,
+    /// Concurrency levels (clients).
+    pub concurrency: Vec<usize>,
+}
+
+/// One measured path: requests done, errors, latencies.
+struct Measured {
+    done: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        super::percentile(&self.latencies, p).as_secs_f64() * 1000.0
+    }
+}
+
+/// Runs `c` clients for `seconds`, each calling `call(i)` (i counts calls across clients) until
+/// the time is up or `limit` calls were made; a call answers whether it succeeded.
+async fn drive<F, Fut>(c: usize, seconds: u64, limit: usize, call: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (next, errors, call) = (next.clone(), errors.clone(), call.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < stop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= limit {
+                    break;
+                }
+                let t = Instant::now();
+                if call(i).await {
+                    latencies.push(t.elapsed());
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        if let Ok(l) = t.await {
+            latencies.extend(l);
+        }
+    }
+    latencies.sort();
+    Measured {
+        done: latencies.len(),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn login(&self, user: &str, password: &str) -> Result<String, AppError> {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .map_err(|e| AppError::Internal(format!("login: {e}")))?;
+        let v: Value = res
+            .json()
+            .await
+            .map_err(|e| AppError::Internal(format!("login: {e}")))?;
+        v["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| AppError::Internal(format!("login {user}: {v}")))
+    }
+}
+
+async fn ok(req: reqwest::RequestBuilder) -> bool {
+    match req.send().await {
+        Ok(res) => {
+            let good = res.status().is_success();
+            let _ = res.bytes().await;
+            good
+        }
+        Err(_) => false,
+    }
+}
+
+async fn json_of(req: reqwest::RequestBuilder) -> Option<Value> {
+    req.send().await.ok()?.json().await.ok()
+}
+
+/// Runs the harness; answers the report.
+pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String, AppError> {
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.jobs.sweep_interval_seconds = 0;
+    settings.notifications.poll_interval_ms = 0;
+    let backend = settings.backend();
+    let db_url = settings.database.url.clone();
+    let app = Application::build(settings, Clock::system()).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let now = Clock::system().now();
+    let demo = crate::db::run(&state.pool, move |c| crate::demo::seed(c, now)).await?;
+    let password = |name: &str| {
+        demo.users
+            .iter()
+            .find(|u| u.username == name)
+            .and_then(|u| u.password.clone())
+            .ok_or_else(|| {
+                AppError::Config(format!(
+                    "the database already had user {name}: use an empty database"
+                ))
+            })
+    };
+    let client = Client {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        base: base.clone(),
+    };
+    let operator = client.login("operator", &password("operator")?).await?;
+    let dispatcher = client.login("dispatcher", &password("dispatcher")?).await?;
+    let water = client
+        .login("water_staff", &password("water_staff")?)
+        .await?;
+    let mut report = format!(
+        "backend: {backend:?}; {} s per measurement; server and load generator on the same cores\n",
+        options.seconds
+    );
+
+    // the data: the demo's categories and departments, a year of tickets
+    let started = Instant::now();
+    let filled = crate::db::run(&state.pool, {
+        let fill = options.fill;
+        move |c| super::stats::fill_tickets(c, fill)
+    })
+    .await?;
+    let _ = writeln!(
+        report,
+        "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let (category, region, water_dept) = crate::db::run(&state.pool, |c| {
+        use crate::db::schema::{categories, departments, regions};
+        use diesel::prelude::*;
+        let category: String = categories::table
+            .filter(categories::parent_id.is_not_null())
+            .select(categories::id)
+            .first(c)?;
+        let region: String = regions::table
+            .filter(regions::level.eq("village"))
+            .select(regions::id)
+            .first(c)?;
+        let water: String = departments::table
+            .filter(departments::code.eq("WATER-SUPPLY"))
+            .select(departments::id)
+            .first(c)?;
+        Ok((category, region, water))
+    })
+    .await?;
+
+    let mut rows: Vec<(String, usize, Measured)> = Vec::new();
+    for &c in &options.concurrency {
+        // intake; the tickets made are then dispatched and signed
+        let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let m = drive(c, options.seconds, usize::MAX, {
+            let (http, base, token, made) = (
+                client.http.clone(),
+                base.clone(),
+                operator.clone(),
+                made.clone(),
+            );
+            let (category, region) = (category.clone(), region.clone());
+            move |i| {
+                let req = http
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(&token)
+                    .json(&json!({
+                        "category_id": category, "region_id": region,
+                        "title": format!("小区停水第{i}天"),
+                        "description": "幸福小区3号楼从周一起停水，至今没有恢复，请尽快处理。",
+                        "citizen": {"name": "张三", "phone": "13812345678"}
+                    }));
+                let made = made.clone();
+                async move {
+                    match json_of(req).await {
+                        Some(v) if v["id"].is_string() => {
+                            if let (Ok(mut m), Some(id)) = (made.lock(), v["id"].as_str()) {
+                                m.push(id.to_string());
+                            }
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+            }
+        })
+        .await;
+        rows.push(("intake POST /api/v1/tickets".into(), c, m));
+        let made: Vec<String> = made.lock().map(|m| m.clone()).unwrap_or_default();
+        let made = Arc::new(made);
+        let m = drive(c, options.seconds, made.len(), {
+            let (http, base, token, made) = (
+                client.http.clone(),
+                base.clone(),
+                dispatcher.clone(),
+                made.clone(),
+            );
+            let water_dept = water_dept.clone();
+            move |i| {
+                let req = http
+                    .post(format!("{base}/api/v1/tickets/{}/dispatch", made[i]))
+                    .bearer_auth(&token)
+                    .json(&json!({"department_id": water_dept}));
+                ok(req)
+            }
+        })
+        .await;
+        let dispatched = m.done;
+        rows.push(("dispatch POST /tickets/{id}/dispatch".into(), c, m));
+        let m = drive(c, options.seconds, dispatched, {
+            let (http, base, token, made) = (
+                client.http.clone(),
+                base.clone(),
+                water.clone(),
+                made.clone(),
+            );
+            move |i| {
+                let req = http
+                    .post(format!("{base}/api/v1/tickets/{}/sign", made[i]))
+                    .bearer_auth(&token)
+                    .json(&json!({}));
+                ok(req)
+            }
+        })
+        .await;
+        rows.push(("sign POST /tickets/{id}/sign".into(), c, m));
+        for (label, token) in [
+            ("GET /tickets/{id} as operator", operator.clone()),
+            ("GET /tickets/{id} as department", water.clone()),
+        ] {
+            let m = drive(c, options.seconds, usize::MAX, {
+                let (http, base, made) = (client.http.clone(), base.clone(), made.clone());
+                move |i| {
+                    let req = http
+                        .get(format!(
+                            "{base}/api/v1/tickets/{}",
+                            made[i % made.len().max(1)]
+                        ))
+                        .bearer_auth(&token);
+                    ok(req)
+                }
+            })
+            .await;
+            rows.push((label.into(), c, m));
+        }
+        for (label, path, token) in [
+            (
+                "queue: dispatch, first page of 50",
+                "/api/v1/tickets?queue=dispatch&limit=50",
+                dispatcher.clone(),
+            ),
+            (
+                "queue: department in progress, 50",
+                "/api/v1/tickets?queue=in_progress&limit=50",
+                water.clone(),
+            ),
+            (
+                "search q=停水 (50)",
+                "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4&limit=50",
+                operator.clone(),
+            ),
+            (
+                "search q=停水三天 (phrase, 50)",
+                "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4%E4%B8%89%E5%A4%A9&limit=50",
+                operator.clone(),
+            ),
+        ] {
+            let m = drive(c, options.seconds, usize::MAX, {
+                let (http, url) = (client.http.clone(), format!("{base}{path}"));
+                move |_| ok(http.get(&url).bearer_auth(&token))
+            })
+            .await;
+            rows.push((label.into(), c, m));
+        }
+    }
+
+    // the database's own ceiling: a two-insert transaction
+    let mut ceilings = Vec::new();
+    for &c in &options.concurrency {
+        let tps = match backend {
+            Backend::Postgres => pg_ceiling(&db_url, c, options.seconds)?,
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("hotline-ceiling-{}", uuid::Uuid::new_v4().simple()));
+                let seconds = options.seconds;
+                let tps = actix_web::web::block(move || sqlite_ceiling(&dir, c, seconds))
+                    .await
+                    .map_err(|_| AppError::Internal("ceiling cancelled".into()))??;
+                tps
+            }
+        };
+        ceilings.push((c, tps));
+        let _ = writeln!(
+            report,
+            "ceiling c={c}: two-insert transaction {tps:.0} TPS ({})",
+            match backend {
+                Backend::Postgres => "pgbench",
+                Backend::Sqlite => "threads on their own connections, WAL, synchronous=NORMAL",
+            }
+        );
+    }
+    let _ = writeln!(
+        report,
+        "\n| path | c | rate /s | × ceiling | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|"
+    );
+    for (label, c, m) in &rows {
+        let ceiling = ceilings
+            .iter()
+            .find(|(cc, _)| cc == c)
+            .map_or(0.0, |(_, t)| *t);
+        let _ = writeln!(
+            report,
+            "| {label} | {c} | {:.0} | {:.2} | {:.1} | {:.1} | {} |",
+            m.rate(),
+            m.rate() / ceiling.max(1e-9),
+            m.pct(0.50),
+            m.pct(0.99),
+            m.errors
+        );
+    }
+    if let Some(kib) = peak_rss_kib() {
+        let _ = writeln!(
+            report,
+            "\npeak RSS of the process (server and load generator): {:.0} MiB",
+            kib as f64 / 1024.0
+        );
+    }
+    Ok(report)
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// pgbench running a two-insert transaction on scratch tables of the same database.
+fn pg_ceiling(url: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
+    let mut conn = <diesel::PgConnection as diesel::Connection>::establish(url)
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    conn.batch_execute(
+        "DROP TABLE IF EXISTS ceiling_a, ceiling_b; \
+         CREATE TABLE ceiling_a (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL, at TIMESTAMP NOT NULL); \
+         CREATE TABLE ceiling_b (id BIGSERIAL PRIMARY KEY, a BIGINT NOT NULL, v TEXT NOT NULL);",
+    )?;
+    let script = std::env::temp_dir().join(format!(
+        "hotline-ceiling-{}.sql",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(
+        &script,
+        "BEGIN;\nINSERT INTO ceiling_a (v, at) VALUES ('小区停水三天了', now());\n\
+         INSERT INTO ceiling_b (a, v) VALUES (lastval(), 'create');\nCOMMIT;\n",
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &c.to_string(),
+            "-j",
+            &c.to_string(),
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .map_err(|e| AppError::Unavailable(format!("pgbench: {e} (install postgresql-client)")))?;
+    let _ = std::fs::remove_file(&script);
+    let _ = conn.batch_execute("DROP TABLE IF EXISTS ceiling_a, ceiling_b;");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            AppError::Internal(format!(
+                "pgbench said: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        })
+}
+
+/// `c` threads, each on its own connection, committing two-insert transactions for `seconds`.
+fn sqlite_ceiling(dir: &std::path::Path, c: usize, seconds: u64) -> Result<f64, AppError> {
+    use diesel::Connection;
+    std::fs::create_dir_all(dir).map_err(|e| AppError::Internal(e.to_string()))?;
+    let path = dir.join("ceiling.db");
+    let url = path.to_string_lossy().to_string();
+    let mut setup = diesel::SqliteConnection::establish(&url)
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    setup.batch_execute(
+        "PRAGMA journal_mode = WAL; \
+         CREATE TABLE ceiling_a (id INTEGER PRIMARY KEY, v TEXT NOT NULL, at TEXT NOT NULL); \
+         CREATE TABLE ceiling_b (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, v TEXT NOT NULL);",
+    )?;
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..c)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || -> Result<usize, AppError> {
+                let mut conn = diesel::SqliteConnection::establish(&url)
+                    .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")?;
+                let mut n = 0;
+                while Instant::now() < stop {
+                    conn.batch_execute(
+                        "BEGIN IMMEDIATE; \
+                         INSERT INTO ceiling_a (v, at) VALUES ('小区停水三天了', datetime('now')); \
+                         INSERT INTO ceiling_b (a, v) VALUES (last_insert_rowid(), 'create'); \
+                         COMMIT;",
+                    )?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| AppError::Internal("ceiling thread panicked".into()))??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(total as f64 / secs)
+}

@@ -1,0 +1,316 @@
+//! Full-text search of tickets that stays fast at millions of rows, the same on both backends
+//! (docs/api.md "Search").
+//!
+//! Chinese has no spaces between words, so the text is indexed as overlapping character
+//! **bigrams** (小区停水 → 小区 区停 停水), and letters/digits as whole words. A query is turned into
+//! the same tokens and matched as a **phrase** (the tokens adjacent and in order), which is
+//! exactly "the text contains the query" for any query of two or more Chinese characters — the
+//! results equal a `LIKE '%…%'` scan, without the scan. A one-character query has no bigram and
+//! falls back to the scan.
+//!
+//! Tokens are written in ASCII (`u` + the two code points in hex, `w` + a lower-case word), so
+//! that neither database's word splitter nor its locale can change them. Both keep a
+//! `ticket_search` table beside `tickets`: on PostgreSQL a `tsvector` (`to_tsvector('simple',
+//! …)`) under a GIN index, matched with `<->` phrases; on SQLite an FTS5 index over
+//! `ticket_search_docs`, matched with `"…"` phrases. One extra insert per intake.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::error::AppError;
+
+/// Separates the title's tokens from the description's (no phrase spans the two).
+const FIELD_BREAK: &str = "zbreakz";
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F | 0x3040..=0x30FF | 0xAC00..=0xD7AF)
+}
+
+/// The tokens of one text, in order.
+fn text_tokens(text: &str, out: &mut Vec<String>) {
+    let mut run: Vec<char> = Vec::new();
+    let mut word = String::new();
+    let flush_run = |run: &mut Vec<char>, out: &mut Vec<String>| {
+        for pair in run.windows(2) {
+            out.push(format!("u{:x}x{:x}", pair[0] as u32, pair[1] as u32));
+        }
+        run.clear();
+    };
+    let flush_word = |word: &mut String, out: &mut Vec<String>| {
+        if !word.is_empty() {
+            out.push(format!("w{word}"));
+            word.clear();
+        }
+    };
+    for c in text.chars() {
+        if is_cjk(c) {
+            flush_word(&mut word, out);
+            run.push(c);
+        } else if c.is_ascii_alphanumeric() {
+            flush_run(&mut run, out);
+            word.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            // full-width digits and letters, other scripts: as their lower-case ASCII if any
+            flush_run(&mut run, out);
+            // full-width ASCII (U+FF01..U+FF5E) to ASCII
+            let folded = match c as u32 {
+                0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                _ => c,
+            };
+            if folded.is_ascii_alphanumeric() {
+                word.push(folded.to_ascii_lowercase());
+            } else {
+                flush_word(&mut word, out);
+            }
+        } else {
+            flush_run(&mut run, out);
+            flush_word(&mut word, out);
+        }
+    }
+    flush_run(&mut run, out);
+    flush_word(&mut word, out);
+}
+
+/// What a ticket is indexed under: its title's and its description's tokens.
+pub fn document(title: &str, description: &str) -> String {
+    let mut out = Vec::new();
+    text_tokens(title, &mut out);
+    out.push(FIELD_BREAK.to_string());
+    text_tokens(description, &mut out);
+    out.join(" ")
+}
+
+/// The tokens of a query, or `None` when it has none an index can use (a single Chinese
+/// character, punctuation only): the caller then scans.
+pub fn query_tokens(q: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    text_tokens(q, &mut out);
+    // a lone Chinese character yields no bigram: its text would be lost from the phrase
+    let lone = q
+        .split(|c: char| !is_cjk(c))
+        .any(|run| run.chars().count() == 1);
+    (!out.is_empty() && !lone).then_some(out)
+}
+
+/// The condition "this ticket's text contains the query" for a boxed tickets query, by the
+/// index of the connection's backend.
+pub fn matches(
+    conn: &DbConnection,
+    tokens: &[String],
+) -> Box<
+    dyn BoxableExpression<
+        crate::db::schema::tickets::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    match conn {
+        DbConnection::Pg(_) => Box::new(
+            sql::<Bool>(
+                "tickets.id IN (SELECT ticket_id FROM ticket_search \
+                 WHERE tokens @@ to_tsquery('simple', ",
+            )
+            .bind::<Text, _>(tokens.join(" <-> "))
+            .sql("))"),
+        ),
+        DbConnection::Sqlite(_) => Box::new(
+            sql::<Bool>(
+                "tickets.id IN (SELECT d.ticket_id FROM ticket_search_docs d WHERE d.id IN \
+                 (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ",
+            )
+            .bind::<Text, _>(format!("\"{}\"", tokens.join(" ")))
+            .sql("))"),
+        ),
+    }
+}
+
+/// Indexes a new ticket (or re-indexes one whose text changed), in the caller's transaction.
+pub fn index(
+    conn: &mut DbConnection,
+    ticket_id: &str,
+    title: &str,
+    description: &str,
+) -> Result<(), AppError> {
+    use diesel::sql_types::Text;
+    let doc = document(title, description);
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(
+                "INSERT INTO ticket_search (ticket_id, tokens) VALUES ($1, to_tsvector('simple', $2)) \
+                 ON CONFLICT (ticket_id) DO UPDATE SET tokens = EXCLUDED.tokens",
+            )
+            .bind::<Text, _>(ticket_id)
+            .bind::<Text, _>(doc)
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query(
+                "INSERT INTO ticket_search_docs (ticket_id, tokens) VALUES (?, ?) \
+                 ON CONFLICT (ticket_id) DO UPDATE SET tokens = excluded.tokens",
+            )
+            .bind::<Text, _>(ticket_id)
+            .bind::<Text, _>(doc)
+            .execute(lite)?;
+        }
+    }
+    Ok(())
+}
+
+/// Indexes tickets that have no index entry yet (created before search existed, or by a bulk
+/// load), `batch` at a time; answers how many. Run at start.
+pub fn index_missing(conn: &mut DbConnection, batch: i64) -> Result<usize, AppError> {
+    use crate::db::schema::tickets;
+    let mut done = 0;
+    loop {
+        let missing: Vec<(String, String, String)> = match conn {
+            DbConnection::Pg(_) => tickets::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = tickets.id)",
+                ))
+                .select((tickets::id, tickets::title, tickets::description))
+                .limit(batch)
+                .load(conn)?,
+            DbConnection::Sqlite(_) => tickets::table
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "NOT EXISTS (SELECT 1 FROM ticket_search_docs d WHERE d.ticket_id = tickets.id)",
+                ))
+                .select((tickets::id, tickets::title, tickets::description))
+                .limit(batch)
+                .load(conn)?,
+        };
+        if missing.is_empty() {
+            return Ok(done);
+        }
+        crate::db::write_tx(conn, |conn| {
+            for (id, title, description) in &missing {
+                index(conn, id, title, description)?;
+            }
+            Ok(())
+        })?;
+        done += missing.len();
+    }
+}
+
+/// One hit of `GET /api/v1/tickets/search`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SearchHit {
+    pub ticket: super::model::Ticket,
+    /// Relevance: each occurrence in the title counts three, in the description one.
+    pub score: usize,
+    /// The title with the match in 【】, when it occurs there.
+    pub title_highlight: Option<String>,
+    /// About 80 characters of the description around the first match, in 【】.
+    pub description_highlight: Option<String>,
+}
+
+/// Ranked search among the tickets the viewer may see: the 500 newest matches, by relevance
+/// (then newest first), at most `limit`.
+pub fn search(
+    conn: &mut DbConnection,
+    viewer: &super::Viewer,
+    q: &str,
+    limit: usize,
+) -> Result<Vec<SearchHit>, AppError> {
+    let q = q.trim();
+    if q.is_empty() || q.chars().count() > 100 {
+        return Err(AppError::validation("q: 1 to 100 characters"));
+    }
+    let filter = super::model::TicketFilter {
+        q: Some(q.to_string()),
+        order: Some(super::model::Order::Newest),
+        ..Default::default()
+    };
+    let page = super::list(
+        conn,
+        viewer,
+        &filter,
+        &crate::pagination::PageRequest {
+            limit: 500,
+            after: None,
+        },
+    )?;
+    let needle = q.to_lowercase();
+    let count = |text: &str| text.to_lowercase().matches(&needle).count();
+    let mut hits: Vec<SearchHit> = page
+        .items
+        .into_iter()
+        .map(|t| SearchHit {
+            score: 3 * count(&t.title) + count(&t.description),
+            title_highlight: highlight(&t.title, q),
+            description_highlight: highlight(&t.description, q),
+            ticket: t,
+        })
+        .collect();
+    hits.sort_by_key(|h| std::cmp::Reverse(h.score));
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+/// Where the query occurs in `text`, wrapped in 【】 (a snippet of about 80 characters around
+/// the first match), or `None`.
+pub fn highlight(text: &str, q: &str) -> Option<String> {
+    let q = q.trim();
+    if q.is_empty() {
+        return None;
+    }
+    let lower = text.to_lowercase();
+    let at = lower.find(&q.to_lowercase())?;
+    // only exact for texts whose lower-casing keeps byte offsets (Chinese, ASCII)
+    if lower.len() != text.len() {
+        return None;
+    }
+    let end = at + q.len();
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .nth(30)
+        .map_or(0, |(i, _)| i);
+    let stop = text[end..]
+        .char_indices()
+        .nth(50)
+        .map_or(text.len(), |(i, _)| end + i);
+    Some(format!(
+        "{}{}【{}】{}{}",
+        if start > 0 { "…" } else { "" },
+        &text[start..at],
+        &text[at..end],
+        &text[end..stop],
+        if stop < text.len() { "…" } else { "" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigrams_and_words() {
+        assert_eq!(
+            document("停水", "3号楼"),
+            "u505cx6c34 zbreakz w3 u53f7x697c"
+        );
+        assert_eq!(
+            query_tokens("停水三天"),
+            Some(vec![
+                "u505cx6c34".into(),
+                "u6c34x4e09".into(),
+                "u4e09x5929".into()
+            ])
+        );
+        assert_eq!(query_tokens("水"), None);
+        assert_eq!(query_tokens("停水 水"), None);
+        assert_eq!(query_tokens("ABC"), Some(vec!["wabc".into()]));
+    }
+
+    #[test]
+    fn highlights_the_match() {
+        assert_eq!(
+            highlight("小区停水三天了", "停水").as_deref(),
+            Some("小区【停水】三天了")
+        );
+        assert_eq!(highlight("小区停水", "停电"), None);
+    }
+}
