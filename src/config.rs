@@ -206,6 +206,9 @@ pub struct AuthSettings {
     pub max_failed_logins_per_address: i32,
     pub failed_login_window_seconds: i64,
     pub lockout_seconds: i64,
+    /// Seconds an authenticated session is trusted without asking the database again; a
+    /// logout or revocation in another instance takes effect within this time (0: always ask).
+    pub session_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -91,6 +91,9 @@ impl Application {
             .map_err(|e| AppError::Config(e.to_string()))?;
         let state = web::Data::new(AppState {
             notifier: Arc::new(notifier),
+            principals: Arc::new(crate::accounts::sessions::PrincipalCache::new(
+                std::time::Duration::from_secs(settings.auth.session_cache_seconds),
+            )),
             pool,
             calendar: calendar.clone(),
             throttle: ThrottlePolicy::from(&settings.auth),
@@ -164,6 +167,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
                 }),
             )
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi))
+            .service(http::console::redirect)
+            .service(http::console::files)
             .default_service(web::to(errors::no_route))
             .wrap(ErrorHandlers::new().default_handler(errors::ensure_json_error))
             .wrap(from_fn(middleware::input_guard))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub tickets: TicketPolicy,
     /// Templates, the SMTP transport and the webhook client of the outbox worker.
     pub notifier: Arc<Notifier>,
+    /// Recently authenticated principals (`auth.session_cache_seconds`).
+    pub principals: Arc<crate::accounts::sessions::PrincipalCache>,
 }
 
 impl AppState {

@@ -225,6 +225,7 @@ pub fn refresh(
             )
             .set(sessions::revoked_at.eq(now))
             .execute(conn)?;
+            note_change();
             return Ok(Err(AppError::unauthorized(
                 "refresh_token_reused",
                 "this refresh token was already used; the session has been ended, log in again",
@@ -278,7 +279,73 @@ pub fn logout(
     )
     .set(sessions::revoked_at.eq(now))
     .execute(conn)?;
+    note_change();
     Ok(())
+}
+
+/// Changes to sessions and rights made by this process (logouts, revocations, user edits):
+/// every one makes the principals cached before it stale at once (`PrincipalCache`).
+static CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records that a session ended or a user's rights changed.
+pub fn note_change() {
+    CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn changes() -> u64 {
+    CHANGES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Authenticated principals by session, for `ttl`: a request within the time skips the session
+/// query. A logout, revocation or user edit in this process empties it at once; one in another
+/// instance (or by the command line) is honoured when the entry expires, within `ttl`
+/// (`auth.session_cache_seconds`, default 5; 0 turns the cache off).
+pub struct PrincipalCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<String, (UserPrincipal, std::time::Instant, u64)>,
+    >,
+}
+
+impl PrincipalCache {
+    pub fn new(ttl: std::time::Duration) -> PrincipalCache {
+        PrincipalCache {
+            ttl,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The cached principal of this session and user, if fresh.
+    pub fn get(&self, claims: &AccessClaims) -> Option<UserPrincipal> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (principal, at, epoch) = entries.get(&claims.sid)?;
+        (at.elapsed() < self.ttl && *epoch == changes() && principal.id.0 == claims.sub)
+            .then(|| principal.clone())
+    }
+
+    /// Remembers a principal just read from the database; `epoch` is `epoch()` read before
+    /// the read, so a change made meanwhile is not hidden.
+    pub fn put(&self, principal: &UserPrincipal, epoch: u64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= 10_000 {
+                entries.clear();
+            }
+            entries.insert(
+                principal.session_id.0.clone(),
+                (principal.clone(), std::time::Instant::now(), epoch),
+            );
+        }
+    }
+
+    pub fn epoch() -> u64 {
+        changes()
+    }
 }
 
 /// Resolves verified access-token claims to the user, with one indexed query (session, user and

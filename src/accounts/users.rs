@@ -291,6 +291,8 @@ pub fn update(
     changes: UserChanges,
     now: NaiveDateTime,
 ) -> Result<User, AppError> {
+    // roles, department or status may change: cached principals are stale
+    crate::accounts::sessions::note_change();
     if let Some(name) = &changes.display_name {
         validate_display_name(name)?;
     }
@@ -363,6 +365,7 @@ pub fn revoke_all_sessions(
     id: &UserId,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
+    crate::accounts::sessions::note_change();
     diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(id.as_str()))

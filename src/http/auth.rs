@@ -197,5 +197,7 @@ pub async fn change_password(
         users::set_password(c, &id, &new_password, now)
     })
     .await?;
+    // committed: no principal cached meanwhile survives
+    crate::accounts::sessions::note_change();
     Ok(HttpResponse::NoContent().finish())
 }

@@ -73,11 +73,16 @@ impl FromRequest for Principal {
                 .map(Principal::ApiClient),
                 Some(Credential::Bearer(token)) => {
                     let claims = state.keys.verify_access(&token, now)?;
-                    db::run(&state.pool, move |c| {
+                    if let Some(user) = state.principals.get(&claims) {
+                        return Ok(Principal::User(user));
+                    }
+                    let epoch = sessions::PrincipalCache::epoch();
+                    let user = db::run(&state.pool, move |c| {
                         sessions::authenticate(c, &claims, now)
                     })
-                    .await
-                    .map(Principal::User)
+                    .await?;
+                    state.principals.put(&user, epoch);
+                    Ok(Principal::User(user))
                 }
             }
         })

@@ -7,6 +7,7 @@ pub mod api_clients;
 pub mod auth;
 pub mod calendar;
 pub mod callbacks;
+pub mod console;
 pub mod deadlines;
 pub mod errors;
 pub mod extract;

@@ -157,9 +157,10 @@ pub async fn update(
         ));
     }
     let now = state.clock.now();
-    Ok(web::Json(
-        db::run(&state.pool, move |c| users::update(c, &id, changes, now)).await?,
-    ))
+    let updated = db::run(&state.pool, move |c| users::update(c, &id, changes, now)).await?;
+    // committed: no principal cached meanwhile survives
+    crate::accounts::sessions::note_change();
+    Ok(web::Json(updated))
 }
 
 #[utoipa::path(tag = "users", security(("bearer" = [])),
@@ -185,6 +186,7 @@ pub async fn set_password(
         users::set_password(c, &id, &password, now)
     })
     .await?;
+    crate::accounts::sessions::note_change();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod calendar;
 mod callbacks;
 mod cli;
+mod console;
 mod deadlines;
 mod errors;
 mod notifications;

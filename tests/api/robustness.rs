@@ -104,7 +104,8 @@ fn sqlite_columns() -> Columns {
     let rows: Vec<ColumnRow> = diesel::sql_query(
         "SELECT m.name AS table_name, p.name AS column_name, (p.\"notnull\" = 0 AND p.pk = 0) AS nullable \
          FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'",
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations' \
+         AND m.name NOT LIKE 'ticket_search%'",
     )
     .load(&mut conn)
     .expect("sqlite columns");
@@ -117,13 +118,17 @@ fn postgres_columns(url: &str) -> Columns {
     let rows: Vec<ColumnRow> = diesel::sql_query(
         "SELECT table_name::text AS table_name, column_name::text AS column_name, \
          (is_nullable = 'YES') AS nullable FROM information_schema.columns \
-         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+         AND table_name NOT LIKE 'ticket_search%'",
     )
     .load(&mut conn)
     .expect("postgres columns");
     collect(rows)
 }
 
+// The full-text index (`ticket_search*`) is left out: it differs by backend on purpose (a GIN
+// tsvector table on PostgreSQL, FTS5 tables on SQLite) and is reached only by `tickets::search`'s
+// own SQL, never through schema.rs.
 #[test]
 fn sqlite_migrations_match_schema_rs() {
     assert_eq!(sqlite_columns(), declared());
