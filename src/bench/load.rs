@@ -190,25 +190,32 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
         "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let (category, region, water_dept) = crate::db::run(&state.pool, |c| {
+    // calls spread over the county's villages and the catalogue, as a day's calls are
+    let (categories, regions, water_dept) = crate::db::run(&state.pool, |c| {
         use crate::db::schema::{categories, departments, regions};
         use diesel::prelude::*;
-        let category: String = categories::table
+        let categories: Vec<String> = categories::table
             .filter(categories::parent_id.is_not_null())
+            .filter(categories::attributes.eq("[]"))
             .select(categories::id)
-            .first(c)?;
-        let region: String = regions::table
+            .load(c)?;
+        let regions: Vec<String> = regions::table
             .filter(regions::level.eq("village"))
             .select(regions::id)
-            .first(c)?;
+            .load(c)?;
         let water: String = departments::table
             .filter(departments::code.eq("WATER-SUPPLY"))
             .select(departments::id)
             .first(c)?;
-        Ok((category, region, water))
+        Ok((categories, regions, water))
     })
     .await?;
-
+    if categories.is_empty() || regions.is_empty() {
+        return Err(AppError::Internal(
+            "the demo county has no categories or villages".into(),
+        ));
+    }
+    let (categories, regions) = (Arc::new(categories), Arc::new(regions));
     let mut rows: Vec<(String, usize, Measured)> = Vec::new();
     for &c in &options.concurrency {
         // intake; the tickets made are then dispatched and signed
@@ -220,13 +227,15 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
                 operator.clone(),
                 made.clone(),
             );
-            let (category, region) = (category.clone(), region.clone());
+            let (categories, regions) = (categories.clone(), regions.clone());
             move |i| {
                 let req = http
                     .post(format!("{base}/api/v1/tickets"))
                     .bearer_auth(&token)
                     .json(&json!({
-                        "category_id": category, "region_id": region,
+                        "category_id": categories[i % categories.len()],
+                        "region_id": regions[(i / categories.len()) % regions.len()],
+                        "kind": "help",
                         "title": format!("小区停水第{i}天"),
                         "description": "幸福小区3号楼从周一起停水，至今没有恢复，请尽快处理。",
                         "citizen": {"name": "张三", "phone": "13812345678"}
@@ -285,18 +294,20 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
         })
         .await;
         rows.push(("sign POST /tickets/{id}/sign".into(), c, m));
-        for (label, token) in [
-            ("GET /tickets/{id} as operator", operator.clone()),
-            ("GET /tickets/{id} as department", water.clone()),
+        for (label, token, among) in [
+            (
+                "GET /tickets/{id} as operator",
+                operator.clone(),
+                made.len(),
+            ),
+            // the department reads the tickets dispatched to it
+            ("GET /tickets/{id} as department", water.clone(), dispatched),
         ] {
             let m = drive(c, options.seconds, usize::MAX, {
                 let (http, base, made) = (client.http.clone(), base.clone(), made.clone());
                 move |i| {
                     let req = http
-                        .get(format!(
-                            "{base}/api/v1/tickets/{}",
-                            made[i % made.len().max(1)]
-                        ))
+                        .get(format!("{base}/api/v1/tickets/{}", made[i % among.max(1)]))
                         .bearer_auth(&token);
                     ok(req)
                 }
