@@ -261,7 +261,11 @@ pub fn refresh(
             .execute(conn)?;
         Ok(Ok((UserId(user_id), SessionId(session_id), new_token)))
     })?;
-    // The reuse branch commits the revocation and then reports the error.
+    // The reuse branch commits the revocation and then reports the error; committed now, so
+    // no principal cached meanwhile survives either
+    if result.is_err() {
+        note_change();
+    }
     let (user, session, new_token) = result?;
     token_pair(settings, &user, &session, new_token, now)
 }

@@ -80,6 +80,7 @@ pub fn run(conn: &mut DbConnection, sizes: &[usize], report: &mut String) -> Res
                 department_id: None,
                 department_path: None,
                 format,
+                include_confidential: true,
             };
             let path = std::env::temp_dir().join(format!(
                 "hotline-bench-ledger-{}.{}",

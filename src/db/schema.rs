@@ -304,6 +304,7 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        include_confidential -> Bool,
     }
 }
 

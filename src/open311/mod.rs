@@ -682,7 +682,8 @@ fn describe(
             .push((action.as_str(), *to, note, *at));
     }
     // the citizen's own photos, sent through a channel
-    let media: HashMap<String, String> = ticket_attachments::table
+    let mut media: HashMap<String, String> = HashMap::new();
+    for (ticket, id) in ticket_attachments::table
         .inner_join(tickets::table)
         .filter(ticket_attachments::ticket_id.eq_any(&ids))
         .filter(ticket_attachments::uploaded_by.eq(tickets::api_client_id.nullable()))
@@ -690,8 +691,10 @@ fn describe(
         .order(ticket_attachments::created_at.desc())
         .select((ticket_attachments::ticket_id, ticket_attachments::id))
         .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    {
+        // newest first: the latest photo of each ticket
+        media.entry(ticket).or_insert(id);
+    }
     let base = settings.base_url.trim_end_matches('/');
     Ok(rows
         .iter()
@@ -705,9 +708,13 @@ fn describe(
                 });
             let notes = history.get(r.id.as_str());
             // the reply once there is one, else the latest public note
-            let status_notes = r.reply.clone().or_else(|| {
-                notes.and_then(|n| n.iter().rev().find_map(|(_, _, note, _)| note.clone()))
-            });
+            let status_notes = r
+                .reply
+                .clone()
+                .or_else(|| {
+                    notes.and_then(|n| n.iter().rev().find_map(|(_, _, note, _)| note.clone()))
+                })
+                .map(|n| mask_contacts(&n));
             let region = r.region_id.as_ref().and_then(|id| region_names.get(id));
             let (address, lat, lng) = match settings.location {
                 LocationPrecision::Exact => (r.address.clone().or(region.cloned()), r.lat, r.lng),
@@ -774,7 +781,7 @@ fn describe(
                                     ("datetime", Node::text(w3c(tz, *at))),
                                     ("status", Node::text(open_or_closed(*to))),
                                     ("action", Node::text(*action)),
-                                    ("note", Node::opt_text(note.clone())),
+                                    ("note", Node::opt_text(note.as_deref().map(mask_contacts))),
                                 ])
                             })
                             .collect()
@@ -793,35 +800,52 @@ fn describe(
 /// Masks what looks like a phone number (a run of 7 or more digits) or an e-mail address in
 /// free text published through Open311.
 pub fn mask_contacts(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let is_sep = |c: char| matches!(c, ' ' | '-' | '－' | '.' | '+' | '＋');
+    let mut masked = chars.clone();
+    // a run of digits, possibly broken by single separators (138 1234 5678, +86-138-…)
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_digit(chars[i]) {
+            i += 1;
+            continue;
+        }
+        let (start, mut end, mut digits) = (i, i, 0);
+        let mut j = i;
+        while j < chars.len() {
+            if is_digit(chars[j]) {
+                digits += 1;
+                end = j + 1;
+                j += 1;
+            } else if is_sep(chars[j]) && j + 1 < chars.len() && is_digit(chars[j + 1]) {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if digits >= 7 {
+            for c in masked.iter_mut().take(end).skip(start) {
+                if is_digit(*c) {
+                    *c = '*';
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    let text: String = masked.into_iter().collect();
+    // e-mail addresses: the whole word
     let mut out = String::with_capacity(text.len());
     for word in text.split_inclusive(|c: char| c.is_whitespace() || "，。,;；、".contains(c)) {
         let bare = word.trim_end_matches(|c: char| c.is_whitespace() || "，。,;；、".contains(c));
         if bare.contains('@') && bare.contains('.') {
             out.push_str("***");
             out.push_str(&word[bare.len()..]);
-            continue;
+        } else {
+            out.push_str(word);
         }
-        let mut digits = String::new();
-        for c in word.chars() {
-            if c.is_ascii_digit() || ('０'..='９').contains(&c) {
-                digits.push(c);
-                continue;
-            }
-            flush_digits(&mut out, &mut digits);
-            out.push(c);
-        }
-        flush_digits(&mut out, &mut digits);
     }
     out
-}
-
-fn flush_digits(out: &mut String, digits: &mut String) {
-    if digits.chars().count() >= 7 {
-        out.push_str(&"*".repeat(digits.chars().count()));
-    } else {
-        out.push_str(digits);
-    }
-    digits.clear();
 }
 
 /// `GET tokens/{token}`: a token is answered with its service request at once (requests are
@@ -853,6 +877,7 @@ pub fn media(conn: &mut DbConnection, id: &str) -> Result<(String, String), Open
         .filter(ticket_attachments::content_type.like("image/%"))
         .filter(tickets::kind.ne(Kind::Report))
         .filter(tickets::confidential.eq(false))
+        .filter(tickets::status.ne(Status::Merged))
         .select((
             ticket_attachments::sha256,
             ticket_attachments::content_type,
@@ -956,6 +981,10 @@ mod tests {
             "电话***********，邮箱 *** 3号楼"
         );
         assert_eq!(mask_contacts("停水2天"), "停水2天");
+        assert_eq!(
+            mask_contacts("回电 138 1234 5678 或 +86-138-1234-5678，3号楼"),
+            "回电 *** **** **** 或 +**-***-****-****，3号楼"
+        );
     }
 
     #[test]

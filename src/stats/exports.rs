@@ -56,6 +56,7 @@ struct ExportRow {
     created_at: NaiveDateTime,
     started_at: Option<NaiveDateTime>,
     finished_at: Option<NaiveDateTime>,
+    include_confidential: bool,
 }
 
 /// An export job as its requester sees it.
@@ -148,6 +149,7 @@ pub fn request(
             exports::department_id.eq(&spec.department_id),
             exports::department_path.eq(&spec.department_path),
             exports::format.eq(spec.extension()),
+            exports::include_confidential.eq(spec.include_confidential),
             exports::state.eq("queued"),
             exports::created_at.eq(viewer.now),
         ))
@@ -265,6 +267,7 @@ pub fn run(
         department_id: row.department_id.clone(),
         department_path: row.department_path.clone(),
         format: format_of(&row.format),
+        include_confidential: row.include_confidential,
     };
     let outcome = (|| {
         let total = ledger::count(conn, tz, &spec)?;

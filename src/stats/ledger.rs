@@ -138,6 +138,8 @@ pub struct LedgerSpec {
     /// The lead-department subtree (`None`: every ticket).
     pub department_path: Option<String>,
     pub format: LedgerFormat,
+    /// Confidential tickets are in the ledger only for supervisors and admins.
+    pub include_confidential: bool,
 }
 
 impl LedgerSpec {
@@ -196,6 +198,8 @@ pub fn resolve(
         department_id: q.department_id,
         department_path: path_filter,
         format: q.format.unwrap_or(LedgerFormat::Csv),
+        include_confidential: viewer.actor.roles.contains(crate::auth::Role::Supervisor)
+            || viewer.actor.roles.contains(crate::auth::Role::Admin),
     })
 }
 
@@ -211,6 +215,9 @@ fn ledger_tickets<'a>(
         .into_boxed();
     if let Some(p) = &spec.department_path {
         q = q.filter(tickets::lead_department_path.like(format!("{p}%")));
+    }
+    if !spec.include_confidential {
+        q = q.filter(tickets::confidential.eq(false));
     }
     q
 }

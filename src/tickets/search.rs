@@ -252,33 +252,27 @@ pub fn search(
 /// Where the query occurs in `text`, wrapped in 【】 (a snippet of about 80 characters around
 /// the first match), or `None`.
 pub fn highlight(text: &str, q: &str) -> Option<String> {
-    let q = q.trim();
+    let q = q.trim().to_lowercase();
     if q.is_empty() {
         return None;
     }
     let lower = text.to_lowercase();
-    let at = lower.find(&q.to_lowercase())?;
     // only exact for texts whose lower-casing keeps byte offsets (Chinese, ASCII)
     if lower.len() != text.len() {
         return None;
     }
+    let at = lower.find(&q)?;
     let end = at + q.len();
-    let start = text[..at]
-        .char_indices()
-        .rev()
-        .nth(30)
-        .map_or(0, |(i, _)| i);
-    let stop = text[end..]
-        .char_indices()
-        .nth(50)
-        .map_or(text.len(), |(i, _)| end + i);
+    let (before, hit, after) = (text.get(..at)?, text.get(at..end)?, text.get(end..)?);
+    let start = before.char_indices().rev().nth(30).map_or(0, |(i, _)| i);
+    let stop = after.char_indices().nth(50).map_or(after.len(), |(i, _)| i);
     Some(format!(
         "{}{}【{}】{}{}",
         if start > 0 { "…" } else { "" },
-        &text[start..at],
-        &text[at..end],
-        &text[end..stop],
-        if stop < text.len() { "…" } else { "" }
+        before.get(start..)?,
+        hit,
+        after.get(..stop)?,
+        if stop < after.len() { "…" } else { "" }
     ))
 }
 
@@ -312,5 +306,10 @@ mod tests {
             Some("小区【停水】三天了")
         );
         assert_eq!(highlight("小区停水", "停电"), None);
+        // a query whose lower case is shorter (the Kelvin sign) finds its match, no panic
+        assert_eq!(
+            highlight("K座电梯故障", "\u{212A}座电梯").as_deref(),
+            Some("【K座电梯】故障")
+        );
     }
 }

@@ -534,6 +534,18 @@ async fn ledgers_as_csv_and_xlsx(app: TestApp) {
         .get("/api/v1/stats/ledger?period=2025-13", Some(&sup))
         .await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    // a confidential ticket: in the supervisor's ledger, not in an operator's
+    let mut secret = hotline_call(&o.category);
+    secret["confidential"] = json!(true);
+    new_ticket(&app, &o.operator, secret).await;
+    let res = app
+        .get("/api/v1/stats/ledger?period=2025-11", Some(&sup))
+        .await;
+    assert_eq!(res.headers()["x-ledger-rows"], "5");
+    let res = app
+        .get("/api/v1/stats/ledger?period=2025-11", Some(&o.operator))
+        .await;
+    assert_eq!(res.headers()["x-ledger-rows"], "4");
     // no file is left behind
     let left = std::fs::read_dir(app.data_dir().join("exports"))
         .map(|d| d.count())
