@@ -41,10 +41,18 @@ pub async fn prepare_database(settings: &Settings) -> Result<(db::Pool, Vec<Stri
     for name in &applied {
         tracing::info!(migration = %name, "applied migration");
     }
-    // tickets from before full-text search, or loaded in bulk: index them once
-    let indexed = db::run(&pool, |c| crate::tickets::search::index_missing(c, 1000)).await?;
-    if indexed > 0 {
-        tracing::info!(tickets = indexed, "indexed tickets for full-text search");
+    // the tickets from before full-text search, indexed once: when its migration is applied
+    // (later tickets are indexed at intake; scanning for missing ones at every start would read
+    // the whole table)
+    if applied
+        .iter()
+        .any(|v| v == crate::tickets::search::MIGRATION)
+    {
+        let indexed = db::run(&pool, |c| crate::tickets::search::index_missing(c, 1000)).await?;
+        tracing::info!(
+            tickets = indexed,
+            "indexed existing tickets for full-text search"
+        );
     }
     Ok((pool, applied))
 }

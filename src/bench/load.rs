@@ -390,7 +390,7 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
             m.errors
         );
     }
-    if let Some(kib) = peak_rss_kib() {
+    if let Some(kib) = super::stats::peak_rss_kib() {
         let _ = writeln!(
             report,
             "\npeak RSS of the process (server and load generator): {:.0} MiB",
@@ -398,14 +398,6 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
         );
     }
     Ok(report)
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// pgbench running a two-insert transaction on scratch tables of the same database.

@@ -124,7 +124,7 @@ fn reset_peak_rss() -> Option<u64> {
 }
 
 /// The process's peak resident size since the last reset, in KiB.
-fn peak_rss_kib() -> Option<u64> {
+pub(super) fn peak_rss_kib() -> Option<u64> {
     status_kib("VmHWM:")
 }
 
