@@ -109,10 +109,7 @@ impl Application {
                 auto_dispatch: settings.tickets.auto_dispatch,
                 department_contact_roles: settings.tickets.department_contact_roles.clone(),
                 followup: crate::tickets::Followup::from(&settings.tickets),
-                deadlines: Arc::new(DeadlineRules {
-                    calendar,
-                    policy: settings.deadlines.clone(),
-                }),
+                deadlines: Arc::new(DeadlineRules::new(calendar, settings.deadlines.clone())),
             },
             settings: Arc::new(settings),
             keys,

@@ -1,5 +1,5 @@
-//! `hotline load`: the HTTP load harness (docs/benchmarks.md). It starts the service in this
-//! process on 127.0.0.1 over the given database (default: a scratch SQLite file), loads the demo
+//! `hotline load`: the HTTP load harness (docs/benchmarks.md). It starts the service as a child
+//! process (`hotline serve`) on 127.0.0.1 over the given database (default: a scratch SQLite file), loads the demo
 //! county, fills the tickets table to the size asked (realistic Chinese text, every state, a
 //! year of dates, their deadlines and search index), then drives real HTTP requests at each
 //! concurrency for a fixed time: intake, GET one ticket as a hotline and as a department user,
@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use crate::clock::Clock;
 use crate::config::{Backend, Settings};
 use crate::error::AppError;
-use crate::startup::Application;
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -137,19 +136,75 @@ async fn json_of(req: reqwest::RequestBuilder) -> Option<Value> {
     req.send().await.ok()?.json().await.ok()
 }
 
+/// The service under load: `hotline serve` in its own process (so that its memory is its own),
+/// killed when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `hotline serve` over `db_url` on a free port with background jobs off, and waits
+    /// until it answers `/readyz`.
+    async fn start(db_url: &str, data_dir: &std::path::Path) -> Result<Server, AppError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| AppError::Internal(format!("free port: {e}")))?
+            .port();
+        let exe = std::env::current_exe()
+            .map_err(|e| AppError::Internal(format!("own executable: {e}")))?;
+        let child = std::process::Command::new(exe)
+            .arg("serve")
+            .env("DATABASE_URL", db_url)
+            .env("HOTLINE__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("HOTLINE__DATA_DIR", data_dir)
+            .env("HOTLINE__JOBS__SWEEP_INTERVAL_SECONDS", "0")
+            .env("HOTLINE__NOTIFICATIONS__POLL_INTERVAL_MS", "0")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| AppError::Internal(format!("cannot start the server: {e}")))?;
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(res) = http.get(format!("{}/readyz", server.base)).send().await {
+                if res.status().is_success() {
+                    return Ok(server);
+                }
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(AppError::Unavailable(
+            "the server did not become ready within 60 s".into(),
+        ))
+    }
+
+    /// The server's peak resident memory so far, in KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        super::stats::status_kib_of(&format!("/proc/{}/status", self.child.id()), "VmHWM:")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs the harness; answers the report.
-pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String, AppError> {
-    settings.server.bind = "127.0.0.1:0".into();
-    settings.jobs.sweep_interval_seconds = 0;
-    settings.notifications.poll_interval_ms = 0;
+pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, AppError> {
     let backend = settings.backend();
     let db_url = settings.database.url.clone();
-    let app = Application::build(settings, Clock::system()).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
-    actix_web::rt::spawn(app.run_until_stopped());
+    let (pool, _) = crate::startup::prepare_database(&settings).await?;
     let now = Clock::system().now();
-    let demo = crate::db::run(&state.pool, move |c| crate::demo::seed(c, now)).await?;
+    let demo = crate::db::run(&pool, move |c| crate::demo::seed(c, now)).await?;
     let password = |name: &str| {
         demo.users
             .iter()
@@ -161,6 +216,25 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
                 ))
             })
     };
+    let mut report = format!(
+        "backend: {backend:?}; {} s per measurement; server and load generator on the same cores\n",
+        options.seconds
+    );
+    // the data: the demo's categories and departments, a year of tickets (before the server
+    // starts, so that its memory is the service's alone)
+    let started = Instant::now();
+    let filled = crate::db::run(&pool, {
+        let fill = options.fill;
+        move |c| super::stats::fill_tickets(c, fill)
+    })
+    .await?;
+    let _ = writeln!(
+        report,
+        "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let server = Server::start(&db_url, &settings.data_dir).await?;
+    let base = server.base.clone();
     let client = Client {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
@@ -173,25 +247,8 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
     let water = client
         .login("water_staff", &password("water_staff")?)
         .await?;
-    let mut report = format!(
-        "backend: {backend:?}; {} s per measurement; server and load generator on the same cores\n",
-        options.seconds
-    );
-
-    // the data: the demo's categories and departments, a year of tickets
-    let started = Instant::now();
-    let filled = crate::db::run(&state.pool, {
-        let fill = options.fill;
-        move |c| super::stats::fill_tickets(c, fill)
-    })
-    .await?;
-    let _ = writeln!(
-        report,
-        "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
     // calls spread over the county's villages and the catalogue, as a day's calls are
-    let (categories, regions, water_dept) = crate::db::run(&state.pool, |c| {
+    let (categories, regions, water_dept) = crate::db::run(&pool, |c| {
         use crate::db::schema::{categories, departments, regions};
         use diesel::prelude::*;
         let categories: Vec<String> = categories::table
@@ -390,10 +447,17 @@ pub async fn run(mut settings: Settings, options: LoadOptions) -> Result<String,
             m.errors
         );
     }
+    if let Some(kib) = server.peak_rss_kib() {
+        let _ = writeln!(
+            report,
+            "\npeak RSS of the server process: {:.0} MiB",
+            kib as f64 / 1024.0
+        );
+    }
     if let Some(kib) = super::stats::peak_rss_kib() {
         let _ = writeln!(
             report,
-            "\npeak RSS of the process (server and load generator): {:.0} MiB",
+            "peak RSS of the load generator (with the fill): {:.0} MiB",
             kib as f64 / 1024.0
         );
     }

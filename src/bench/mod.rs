@@ -327,13 +327,13 @@ fn bench_policy() -> Result<crate::tickets::TicketPolicy, AppError> {
     Ok(crate::tickets::TicketPolicy {
         auto_dispatch: false,
         department_contact_roles: vec![crate::auth::Role::DepartmentAdmin],
-        deadlines: std::sync::Arc::new(crate::tickets::deadlines::DeadlineRules {
-            calendar: settings
+        deadlines: std::sync::Arc::new(crate::tickets::deadlines::DeadlineRules::new(
+            settings
                 .calendar
                 .build()
                 .map_err(|e| AppError::Config(e.to_string()))?,
-            policy: settings.deadlines.clone(),
-        }),
+            settings.deadlines.clone(),
+        )),
         followup: crate::tickets::Followup::from(&settings.tickets),
     })
 }

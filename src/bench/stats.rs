@@ -129,7 +129,12 @@ pub(super) fn peak_rss_kib() -> Option<u64> {
 }
 
 fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_kib_of("/proc/self/status", field)
+}
+
+/// A memory figure (`VmHWM:`, `VmRSS:`) of the process whose status file is `path`, in KiB.
+pub(super) fn status_kib_of(path: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -163,6 +168,7 @@ pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<usize, AppError
         .get_result(conn)?;
     fill_where(conn, 0, n, departments, "parent_id IS NOT NULL")?;
     crate::tickets::search::index_missing(conn, 5000)?;
+    analyze(conn)?;
     Ok(n)
 }
 
@@ -294,10 +300,18 @@ fn fill_where(
     );
     conn.batch_execute(&tickets)?;
     conn.batch_execute(&deadlines)?;
-    let analyze = match backend {
-        Backend::Postgres => "ANALYZE tickets; ANALYZE ticket_deadlines; ANALYZE ticket_events;",
+    analyze(conn)
+}
+
+/// Fresh planner statistics (and, on PostgreSQL, a vacuumed visibility map, so that index-only
+/// scans stay index-only) after a bulk load: a test cluster may run without autovacuum.
+fn analyze(conn: &mut DbConnection) -> Result<(), AppError> {
+    conn.batch_execute(match conn.backend() {
+        Backend::Postgres => {
+            "VACUUM ANALYZE tickets; VACUUM ANALYZE ticket_deadlines; \
+             VACUUM ANALYZE ticket_events; VACUUM ANALYZE ticket_search;"
+        }
         Backend::Sqlite => "ANALYZE;",
-    };
-    conn.batch_execute(analyze)?;
+    })?;
     Ok(())
 }

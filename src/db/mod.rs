@@ -122,8 +122,12 @@ impl ManageConnection for ConnectionManager {
     }
 
     /// Run at each check-out: a connection whose server went away is replaced, not handed out.
+    /// (A SQLite connection is a file handle in this process: nothing can take it away.)
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+        match conn {
+            DbConnection::Pg(_) => conn.ping().map_err(r2d2::Error::QueryError),
+            DbConnection::Sqlite(_) => Ok(()),
+        }
     }
 
     /// Run at each return: a connection still inside a transaction, or whose transaction

@@ -62,12 +62,12 @@ pub async fn put(
     let input = body.into_inner();
     let now = state.clock.now();
     let st = state.clone();
-    Ok(web::Json(
-        db::run(&state.pool, move |c| {
-            store::put(c, &st.calendar, year, input, &actor, now)
-        })
-        .await?,
-    ))
+    let saved = db::run(&state.pool, move |c| {
+        store::put(c, &st.calendar, year, input, &actor, now)
+    })
+    .await?;
+    state.tickets.deadlines.forget();
+    Ok(web::Json(saved))
 }
 
 #[utoipa::path(tag = "calendar", security(("bearer" = [])),

@@ -44,12 +44,12 @@ pub async fn put(
     let actor = principal.require_any_role(&[Role::Admin])?.id.clone();
     let policy = body.into_inner();
     let now = state.clock.now();
-    Ok(web::Json(
-        db::run(&state.pool, move |c| {
-            deadlines::set_policy(c, policy, &actor, now)
-        })
-        .await?,
-    ))
+    let saved = db::run(&state.pool, move |c| {
+        deadlines::set_policy(c, policy, &actor, now)
+    })
+    .await?;
+    state.tickets.deadlines.forget();
+    Ok(web::Json(saved))
 }
 
 #[utoipa::path(tag = "deadlines", security(("bearer" = [])),

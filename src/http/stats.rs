@@ -50,7 +50,7 @@ pub async fn callback_audit(
     let st = state.clone();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            let calendar = crate::tickets::deadlines::calendar(c, &st.calendar)?;
+            let calendar = st.tickets.deadlines.calendar_in_force(c)?;
             crate::stats::audit::audit(c, &viewer, &calendar, query)
         })
         .await?,

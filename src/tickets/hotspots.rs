@@ -38,16 +38,12 @@ struct AlertRow {
 }
 
 /// The place a ticket counts for: its region, or the village of a grid.
-fn cluster_region(conn: &mut DbConnection, region: &str) -> Result<String, AppError> {
-    let row: Option<(RegionLevel, Option<String>)> = regions::table
-        .find(region)
-        .select((regions::level, regions::parent_id))
-        .first(conn)
-        .optional()?;
-    Ok(match row {
-        Some((RegionLevel::Grid, Some(parent))) => parent,
-        _ => region.to_string(),
-    })
+/// The region a ticket's hot spots are counted in: a grid's village, else the region itself.
+pub(super) fn cluster_of(id: &str, level: &str, parent_id: Option<&str>) -> String {
+    match (level == RegionLevel::Grid.as_str(), parent_id) {
+        (true, Some(parent)) => parent.to_string(),
+        _ => id.to_string(),
+    }
 }
 
 /// Called at intake, in the ticket's transaction: joins the ticket to its cluster's active
@@ -56,15 +52,15 @@ pub(super) fn observe(
     conn: &mut DbConnection,
     rules: &Followup,
     row: &TicketRow,
+    cluster: Option<String>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let (Some(category), Some(region)) = (&row.category_id, &row.region_id) else {
+    let (Some(category), Some(place)) = (&row.category_id, cluster) else {
         return Ok(());
     };
     if rules.hotspot_threshold <= 0 {
         return Ok(());
     }
-    let place = cluster_region(conn, region)?;
     // one decision at a time per cluster (SQLite: the write lock already serialises)
     db::lock_key(conn, &format!("hotspot:{category}:{place}"))?;
     let since = now - rules.hotspot_window;
@@ -97,17 +93,20 @@ pub(super) fn observe(
                 .and(regions::level.eq(RegionLevel::Grid))),
         )
         .select(regions::id.nullable());
-    let recent: Vec<(String, NaiveDateTime)> = tickets::table
+    let recent = tickets::table
         .filter(tickets::category_id.eq(category))
         .filter(tickets::region_id.eq_any(places))
         .filter(tickets::created_at.ge(since))
-        .filter(tickets::status.ne(Status::Merged))
+        .filter(tickets::status.ne(Status::Merged));
+    // counted first: the tickets themselves are read only when they raise an alert
+    let count: i64 = recent.count().get_result(conn)?;
+    if count < i64::from(rules.hotspot_threshold) {
+        return Ok(());
+    }
+    let recent: Vec<(String, NaiveDateTime)> = recent
         .order(tickets::created_at.asc())
         .select((tickets::id, tickets::created_at))
         .load(conn)?;
-    if (recent.len() as i64) < i64::from(rules.hotspot_threshold) {
-        return Ok(());
-    }
     let alert = AlertRow {
         id: db::new_id(),
         category_id: category.clone(),

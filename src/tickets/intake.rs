@@ -10,7 +10,7 @@ use super::model::*;
 use super::state::Action;
 use super::*;
 use crate::auth::ApiClientPrincipal;
-use crate::catalogue::{self, Attribute, AttributeType};
+use crate::catalogue::{self, Attribute, AttributeType, TimeLimits};
 use crate::db::schema::{intake_keys, tickets};
 use crate::db::{self, DbConnection};
 use crate::deadlines::Step;
@@ -91,14 +91,24 @@ fn normalise_phone(
     Ok(Some(phone))
 }
 
-/// Validates the input and builds the row of a new ticket (status `registered`), with the
-/// contact data as typed where it was normalised.
+/// A new ticket before it is written: its row, the contact data as typed where it was
+/// normalised, and what intake needs of its category and region (read once, here).
+struct Draft {
+    row: TicketRow,
+    raw: RawInput,
+    /// The category's own time limits.
+    own_limits: Option<TimeLimits>,
+    /// The village its hot spots are counted in.
+    cluster: Option<String>,
+}
+
+/// Validates the input and builds the row of a new ticket (status `registered`).
 fn build_row(
     conn: &mut DbConnection,
     input: &NewTicket,
     channel: Channel,
     now: NaiveDateTime,
-) -> Result<(TicketRow, RawInput), AppError> {
+) -> Result<Draft, AppError> {
     validate::name("title", &input.title, 200)?;
     if input.description.trim().is_empty() || input.description.chars().count() > 4000 {
         return Err(AppError::validation("description: 1-4000 characters"));
@@ -123,6 +133,9 @@ fn build_row(
         Some(c) => Some(catalogue::referenced(conn, "category_id", c)?),
         None => None,
     };
+    let own_limits = category
+        .as_ref()
+        .and_then(|c| deadlines::own_limits(c.time_limits.as_deref()));
     match &category {
         Some(c) => check_attributes(
             &crate::serde_util::from_json_text::<Vec<Attribute>>(&c.attributes),
@@ -137,14 +150,18 @@ fn build_row(
         validate::latitude("lat", lat)?;
         validate::longitude("lng", lng)?;
     }
-    let region_id = match (&input.region_id, input.lat, input.lng) {
+    let region = match (&input.region_id, input.lat, input.lng) {
         (_, Some(_), None) | (_, None, Some(_)) => {
             return Err(AppError::validation("lat, lng: give both or neither"))
         }
-        (Some(r), _, _) => Some(regions::referenced(conn, "region_id", r)?.id),
-        (None, Some(lat), Some(lng)) => regions::resolve(conn, lat, lng)?.map(|r| r.id),
+        (Some(r), _, _) => Some(regions::referenced(conn, "region_id", r)?),
+        (None, Some(lat), Some(lng)) => regions::resolve(conn, lat, lng)?,
         (None, None, None) => None,
     };
+    let cluster = region
+        .as_ref()
+        .map(|r| super::hotspots::cluster_of(&r.id, &r.level, r.parent_id.as_deref()));
+    let region_id = region.map(|r| r.id);
     let kind = input.kind.or(category
         .as_ref()
         .and_then(|c| c.default_kind.as_deref().and_then(|k| k.parse().ok())));
@@ -215,7 +232,12 @@ fn build_row(
         replied_at: None,
         closed_at: None,
     };
-    Ok((row, raw))
+    Ok(Draft {
+        row,
+        raw,
+        own_limits,
+        cluster,
+    })
 }
 
 fn insert_ticket(
@@ -282,12 +304,21 @@ fn take_in(
     channel: Channel,
     now: NaiveDateTime,
 ) -> Result<TicketRow, AppError> {
-    let row = build_row(conn, input, channel, now)?;
-    let row = insert_ticket(conn, row, viewer, now)?;
+    let mut draft = build_row(conn, input, channel, now)?;
+    // the dispatch deadline is known before the row is written: the row carries it
+    let planned = deadlines::plan(
+        conn,
+        &policy.deadlines,
+        &draft.row,
+        &[Step::Dispatch],
+        draft.own_limits.as_ref(),
+        now,
+    )?;
+    draft.row.next_due_at = planned.iter().map(|d| d.due_at).min();
+    let row = insert_ticket(conn, (draft.row, draft.raw), viewer, now)?;
+    deadlines::insert(conn, &planned)?;
     super::search::index(conn, &row.id, &row.title, &row.description)?;
-    super::hotspots::observe(conn, &policy.followup, &row, now)?;
-    deadlines::start(conn, &policy.deadlines, &row, &[Step::Dispatch], now)?;
-    deadlines::refresh_next_due(conn, &row.id)?;
+    super::hotspots::observe(conn, &policy.followup, &row, draft.cluster, now)?;
     Ok(row)
 }
 

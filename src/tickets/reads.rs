@@ -24,7 +24,12 @@ pub fn intake_view(
     viewer: &Viewer,
     row: &TicketRow,
 ) -> Result<Ticket, AppError> {
-    let co = co_handlers_of(conn, &row.id)?;
+    // co-handlers come with a dispatch: a ticket still registered has none
+    let co = if row.status == Status::Registered {
+        Vec::new()
+    } else {
+        co_handlers_of(conn, &row.id)?
+    };
     view_one(conn, row, &co, viewer)
 }
 
@@ -129,7 +134,7 @@ pub(super) struct Names {
     clients: HashMap<String, String>,
     /// The tickets' deadlines, and the calendar in force to tell their state.
     deadlines: HashMap<String, Vec<super::deadlines::DeadlineRow>>,
-    calendar: Option<crate::calendar::Calendar>,
+    calendar: Option<std::sync::Arc<crate::calendar::Calendar>>,
 }
 
 impl Names {
@@ -150,7 +155,7 @@ impl Names {
         let mut names = Names::load(conn, departments, users, Vec::new())?;
         if !ids.is_empty() {
             names.deadlines = super::deadlines::for_tickets(conn, &ids)?;
-            names.calendar = Some(super::deadlines::calendar(conn, &viewer.rules.calendar)?);
+            names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
         }
         Ok(names)
     }

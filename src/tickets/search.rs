@@ -167,32 +167,52 @@ pub fn index(
 /// by the benchmarks after their bulk fills.
 pub fn index_missing(conn: &mut DbConnection, batch: i64) -> Result<usize, AppError> {
     use crate::db::schema::tickets;
+    use diesel::sql_types::{Array, Text};
     let mut done = 0;
+    // walked in id order, so each batch starts where the last one ended
+    let mut after = String::new();
     loop {
-        let missing: Vec<(String, String, String)> = match conn {
-            DbConnection::Pg(_) => tickets::table
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = tickets.id)",
-                ))
-                .select((tickets::id, tickets::title, tickets::description))
-                .limit(batch)
-                .load(conn)?,
-            DbConnection::Sqlite(_) => tickets::table
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "NOT EXISTS (SELECT 1 FROM ticket_search_docs d WHERE d.ticket_id = tickets.id)",
-                ))
-                .select((tickets::id, tickets::title, tickets::description))
-                .limit(batch)
-                .load(conn)?,
-        };
-        if missing.is_empty() {
+        let missing: Vec<(String, String, String)> = tickets::table
+            .filter(tickets::id.gt(&after))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(match conn {
+                DbConnection::Pg(_) => {
+                    "NOT EXISTS (SELECT 1 FROM ticket_search s WHERE s.ticket_id = tickets.id)"
+                }
+                DbConnection::Sqlite(_) => {
+                    "NOT EXISTS (SELECT 1 FROM ticket_search_docs d WHERE d.ticket_id = tickets.id)"
+                }
+            }))
+            .order(tickets::id.asc())
+            .select((tickets::id, tickets::title, tickets::description))
+            .limit(batch)
+            .load(conn)?;
+        let Some(last) = missing.last() else {
             return Ok(done);
-        }
-        crate::db::write_tx(conn, |conn| {
-            for (id, title, description) in &missing {
-                index(conn, id, title, description)?;
+        };
+        after = last.0.clone();
+        crate::db::write_tx(conn, |conn| match conn {
+            // one statement a batch: the documents as two arrays
+            DbConnection::Pg(pg) => {
+                let (ids, docs): (Vec<&str>, Vec<String>) = missing
+                    .iter()
+                    .map(|(id, title, description)| (id.as_str(), document(title, description)))
+                    .unzip();
+                diesel::sql_query(
+                    "INSERT INTO ticket_search (ticket_id, tokens) \
+                     SELECT d.id, to_tsvector('simple', d.doc) FROM unnest($1, $2) AS d(id, doc) \
+                     ON CONFLICT (ticket_id) DO NOTHING",
+                )
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Array<Text>, _>(docs)
+                .execute(pg)?;
+                Ok(())
             }
-            Ok(())
+            DbConnection::Sqlite(_) => {
+                for (id, title, description) in &missing {
+                    index(conn, id, title, description)?;
+                }
+                Ok(())
+            }
         })?;
         done += missing.len();
     }

@@ -419,7 +419,10 @@ fn handling_effects(
         }
         Action::RequestExtension => {
             let days = *required(&cmd.body.days, "days", cmd.action)?;
-            let max = deadlines::policy_in_force(conn, &cmd.viewer.rules.policy)?
+            let max = cmd
+                .viewer
+                .rules
+                .policy_in_force(conn)?
                 .max_extension_working_days;
             if days < 1 || u32::try_from(days).is_ok_and(|d| d > max) {
                 return Err(AppError::validation(format!("days: 1-{max} working days")));
