@@ -306,12 +306,19 @@ fn fill_where(
 /// Fresh planner statistics (and, on PostgreSQL, a vacuumed visibility map, so that index-only
 /// scans stay index-only) after a bulk load: a test cluster may run without autovacuum.
 fn analyze(conn: &mut DbConnection) -> Result<(), AppError> {
-    conn.batch_execute(match conn.backend() {
+    match conn.backend() {
+        // one statement each: VACUUM cannot run in the implicit transaction of a batch
         Backend::Postgres => {
-            "VACUUM ANALYZE tickets; VACUUM ANALYZE ticket_deadlines; \
-             VACUUM ANALYZE ticket_events; VACUUM ANALYZE ticket_search;"
+            for table in [
+                "tickets",
+                "ticket_deadlines",
+                "ticket_events",
+                "ticket_search",
+            ] {
+                conn.batch_execute(&format!("VACUUM ANALYZE {table}"))?;
+            }
         }
-        Backend::Sqlite => "ANALYZE;",
-    })?;
+        Backend::Sqlite => conn.batch_execute("ANALYZE")?,
+    }
     Ok(())
 }
