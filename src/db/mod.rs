@@ -398,6 +398,56 @@ where
     }
 }
 
+/// A piece of SQL fixed at compile time, as an expression of type `ST`. Unlike diesel's `sql()`
+/// (whose text may be built at run time, so diesel never keeps its statements prepared), a
+/// statement holding only constant pieces is cached as a prepared statement by its SQL text:
+/// PostgreSQL parses and plans it once per connection instead of at every call.
+#[derive(Debug, Clone, Copy)]
+pub struct ConstSql<ST> {
+    sql: &'static str,
+    _type: std::marker::PhantomData<ST>,
+}
+
+/// `ConstSql` of `sql`.
+pub const fn const_sql<ST>(sql: &'static str) -> ConstSql<ST> {
+    ConstSql {
+        sql,
+        _type: std::marker::PhantomData,
+    }
+}
+
+impl<ST: diesel::expression::TypedExpressionType> diesel::Expression for ConstSql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for ConstSql<ST> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
+/// No static query id (two `ConstSql` of one type differ in their text): diesel keys the
+/// prepared statement by its SQL.
+impl<ST> diesel::query_builder::QueryId for ConstSql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS, ST: diesel::expression::TypedExpressionType> diesel::SelectableExpression<QS>
+    for ConstSql<ST>
+{
+}
+
+impl<QS, ST: diesel::expression::TypedExpressionType> diesel::AppearsOnTable<QS> for ConstSql<ST> {}
+
+impl<ST, GB> diesel::expression::ValidGrouping<GB> for ConstSql<ST> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 /// The `LIKE` pattern for "contains `text`"; the wildcards `%` and `_` in the text are dropped
 /// (portable: SQLite and PostgreSQL differ in their escape rules).
 pub fn contains_pattern(text: &str) -> String {

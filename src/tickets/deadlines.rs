@@ -471,6 +471,53 @@ pub fn for_tickets(
     Ok(map)
 }
 
+/// A ticket's deadlines from the JSON arrays a view query gathers (`reads::DEADLINES_JSON`):
+/// timestamps as PostgreSQL writes them in JSON (`2025-01-01T08:30:00`) or as SQLite stores them
+/// (`2025-01-01 08:30:00`).
+pub fn rows_from_json(ticket: &str, text: &str) -> Result<Vec<DeadlineRow>, String> {
+    type Columns = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+    );
+    fn time(t: &str) -> Result<NaiveDateTime, String> {
+        let t = t.replacen(' ', "T", 1);
+        NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|e| format!("{t}: {e}"))
+    }
+    fn maybe(t: Option<String>) -> Result<Option<NaiveDateTime>, String> {
+        t.as_deref().map(time).transpose()
+    }
+    let rows: Vec<Columns> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    rows.into_iter()
+        .map(
+            |(id, step, limit, started, due, yellow, paused, completed, overdue, wy, wr)| {
+                Ok(DeadlineRow {
+                    id,
+                    ticket_id: ticket.to_string(),
+                    step,
+                    time_limit: limit,
+                    started_at: time(&started)?,
+                    due_at: time(&due)?,
+                    yellow_at: time(&yellow)?,
+                    paused_at: maybe(paused)?,
+                    completed_at: maybe(completed)?,
+                    overdue_minutes: overdue,
+                    warned_yellow_at: maybe(wy)?,
+                    warned_red_at: maybe(wr)?,
+                })
+            },
+        )
+        .collect()
+}
+
 /// A deadline as a ticket shows it at `now`.
 pub fn view(calendar: &Calendar, row: &DeadlineRow, now: NaiveDateTime) -> DeadlineView {
     let limit: Option<Limit> = row.time_limit.parse().ok();
@@ -685,4 +732,29 @@ pub fn policy_history(conn: &mut DbConnection) -> Result<Vec<PolicyVersion>, App
     use crate::db::schema::deadline_policies as p;
     let rows: Vec<PolicyRow> = p::table.order(p::id.desc()).load(conn)?;
     rows.into_iter().map(version_of).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view query's deadlines, as each backend writes them in JSON.
+    #[test]
+    fn deadline_rows_read_from_either_backends_json() {
+        let pg = r#"[["d1","sign","1wd","2025-01-01T08:30:00","2025-01-02T08:30:00.5","2025-01-02T06:30:00",null,null,null,null,null]]"#;
+        let lite = r#"[["d1","sign","1wd","2025-01-01 08:30:00","2025-01-02 08:30:00.5","2025-01-02 06:30:00",null,"2025-01-02 09:00:00",30,null,null]]"#;
+        let a = rows_from_json("t", pg).expect("postgres json");
+        let b = rows_from_json("t", lite).expect("sqlite json");
+        assert_eq!(a[0].due_at, b[0].due_at);
+        assert_eq!(a[0].ticket_id, "t");
+        assert_eq!(
+            a[0].due_at.to_string(),
+            "2025-01-02 08:30:00.500",
+            "fractions kept"
+        );
+        assert_eq!(b[0].overdue_minutes, Some(30));
+        assert!(b[0].completed_at.is_some() && a[0].completed_at.is_none());
+        assert!(rows_from_json("t", "[]").expect("empty").is_empty());
+        assert!(rows_from_json("t", r#"[["d1","sign"]]"#).is_err());
+    }
 }

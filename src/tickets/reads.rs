@@ -33,10 +33,89 @@ pub fn intake_view(
     view_one(conn, row, &co, viewer)
 }
 
-/// The ticket view; contact data masked.
+/// The ticket view; contact data masked. One query: the row, with its co-handlers, deadlines
+/// and the names it shows gathered by subqueries (the calendar is shared, see
+/// `DeadlineRules::calendar_in_force`).
 pub fn get(conn: &mut DbConnection, viewer: &Viewer, id: &TicketId) -> Result<Ticket, AppError> {
-    let (row, co) = load_visible(conn, viewer, id)?;
-    view_one(conn, &row, &co, viewer)
+    let (row, co, mut names) =
+        load_for_view(conn, id.as_str())?.ok_or_else(|| not_found(id.as_str()))?;
+    if !state::can_see(&viewer.actor, &facts(&row, &co)) {
+        return Err(not_found(id.as_str()));
+    }
+    names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
+    Ok(view(&row, &co, viewer, &names))
+}
+
+/// `[department_id, department_path, department name]` of each co-handler, as JSON text.
+const CO_JSON: [&str; 2] = [
+    "(SELECT coalesce(json_agg(json_build_array(c.department_id, c.department_path, d.name)), '[]')::text \
+     FROM ticket_co_handlers c JOIN departments d ON d.id = c.department_id WHERE c.ticket_id = tickets.id)",
+    "(SELECT json_group_array(json_array(c.department_id, c.department_path, d.name)) \
+     FROM ticket_co_handlers c JOIN departments d ON d.id = c.department_id WHERE c.ticket_id = tickets.id)",
+];
+
+/// The ticket's deadlines, oldest first, each as an array of `DeadlineRow`'s columns.
+const DEADLINES_JSON: [&str; 2] = [
+    "(SELECT coalesce(json_agg(json_build_array(k.id, k.step, k.time_limit, k.started_at, k.due_at, \
+     k.yellow_at, k.paused_at, k.completed_at, k.overdue_minutes, k.warned_yellow_at, k.warned_red_at) \
+     ORDER BY k.id), '[]')::text FROM ticket_deadlines k WHERE k.ticket_id = tickets.id)",
+    "(SELECT json_group_array(json(j)) FROM (SELECT json_array(k.id, k.step, k.time_limit, k.started_at, \
+     k.due_at, k.yellow_at, k.paused_at, k.completed_at, k.overdue_minutes, k.warned_yellow_at, \
+     k.warned_red_at) AS j FROM ticket_deadlines k WHERE k.ticket_id = tickets.id ORDER BY k.id))",
+];
+
+type ViewRow = (TicketRow, String, String, Option<String>, Option<String>);
+
+/// A ticket with what its view needs, in one query; `None` when there is no such ticket.
+fn load_for_view(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(TicketRow, Vec<CoHandler>, Names)>, AppError> {
+    use crate::db::const_sql;
+    use diesel::sql_types::{Nullable, Text};
+    let dialect = usize::from(matches!(conn, DbConnection::Sqlite(_)));
+    let found: Option<ViewRow> = tickets::table
+        .find(id)
+        .select((
+            tickets::all_columns,
+            const_sql::<Text>(CO_JSON[dialect]),
+            const_sql::<Text>(DEADLINES_JSON[dialect]),
+            const_sql::<Nullable<Text>>(
+                "(SELECT d.name FROM departments d WHERE d.id = tickets.lead_department_id)",
+            ),
+            const_sql::<Nullable<Text>>(
+                "(SELECT u.display_name FROM users u WHERE u.id = tickets.assignee_id)",
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((row, co_json, deadlines_json, lead_name, assignee_name)) = found else {
+        return Ok(None);
+    };
+    let bad = |what: &str, e: String| AppError::Internal(format!("ticket {id}: {what}: {e}"));
+    let co_rows: Vec<(String, String, String)> =
+        serde_json::from_str(&co_json).map_err(|e| bad("co-handlers", e.to_string()))?;
+    let mut names = Names::default();
+    let co = co_rows
+        .into_iter()
+        .map(|(department_id, department_path, name)| {
+            names.departments.insert(department_id.clone(), name);
+            CoHandler {
+                department_id,
+                department_path,
+            }
+        })
+        .collect();
+    if let (Some(lead), Some(name)) = (&row.lead_department_id, lead_name) {
+        names.departments.insert(lead.clone(), name);
+    }
+    if let (Some(user), Some(name)) = (&row.assignee_id, assignee_name) {
+        names.users.insert(user.clone(), name);
+    }
+    let deadlines = super::deadlines::rows_from_json(&row.id, &deadlines_json)
+        .map_err(|e| bad("deadlines", e))?;
+    names.deadlines.insert(row.id.clone(), deadlines);
+    Ok(Some((row, co, names)))
 }
 
 /// A `report` seen by a department: the reporter's identity is never shown.
