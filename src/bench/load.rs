@@ -238,6 +238,9 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     let client = Client {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            // shorter than the server's keep-alive (5 s): a connection idle between two phases
+            // is not reused just as the server closes it (counted as an error otherwise)
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| AppError::Internal(e.to_string()))?,
         base: base.clone(),
@@ -247,6 +250,19 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     let water = client
         .login("water_staff", &password("water_staff")?)
         .await?;
+    let supervisor = client.login("supervisor", &password("supervisor")?).await?;
+    // a keyset cursor from the middle of the table, for a deep page
+    let middle: String = crate::db::run(&pool, |c| {
+        use crate::db::schema::tickets;
+        use diesel::prelude::*;
+        let n: i64 = tickets::table.count().get_result(c)?;
+        Ok(tickets::table
+            .order(tickets::id.asc())
+            .offset(n / 2)
+            .select(tickets::id)
+            .first(c)?)
+    })
+    .await?;
     // calls spread over the county's villages and the catalogue, as a day's calls are
     let (categories, regions, water_dept) = crate::db::run(&pool, |c| {
         use crate::db::schema::{categories, departments, regions};
@@ -274,6 +290,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     }
     let (categories, regions) = (Arc::new(categories), Arc::new(regions));
     let mut rows: Vec<(String, usize, Measured)> = Vec::new();
+    let mut pages: Vec<(&str, usize, Measured, f64)> = Vec::new();
     for &c in &options.concurrency {
         // intake; the tickets made are then dispatched and signed
         let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -401,6 +418,40 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             .await;
             rows.push((label.into(), c, m));
         }
+        // a page of the whole table (a supervisor sees every ticket), first and deep, beside
+        // the bare SELECT of the same rows
+        for (label, after) in [("first page", None), ("deep page", Some(middle.clone()))] {
+            let path = match &after {
+                None => "/api/v1/tickets?limit=50".to_string(),
+                Some(id) => format!(
+                    "/api/v1/tickets?limit=50&after={}",
+                    crate::pagination::encode_cursor(std::slice::from_ref(id))
+                ),
+            };
+            let m = drive(c, options.seconds, usize::MAX, {
+                let (http, url, token) = (
+                    client.http.clone(),
+                    format!("{base}{path}"),
+                    supervisor.clone(),
+                );
+                move |_| ok(http.get(&url).bearer_auth(&token))
+            })
+            .await;
+            let sql = match &after {
+                None => "SELECT * FROM tickets ORDER BY id LIMIT 51".to_string(),
+                Some(id) => format!("SELECT * FROM tickets WHERE id > '{id}' ORDER BY id LIMIT 51"),
+            };
+            let bare = match backend {
+                Backend::Postgres => pgbench(&db_url, &format!("{sql};\n"), c, options.seconds)?,
+                Backend::Sqlite => {
+                    let (url, seconds) = (sqlite_file(&db_url), options.seconds);
+                    actix_web::web::block(move || sqlite_select(&url, &sql, c, seconds))
+                        .await
+                        .map_err(|_| AppError::Internal("bare select cancelled".into()))??
+                }
+            };
+            pages.push((label, c, m, bare));
+        }
     }
 
     // the database's own ceiling: a two-insert transaction
@@ -447,11 +498,33 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             m.errors
         );
     }
-    if let Some(kib) = server.peak_rss_kib() {
+    let _ = writeln!(
+        report,
+        "\n| page of 50 of all tickets (supervisor) | c | HTTP /s | bare SELECT /s | HTTP ÷ bare | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|"
+    );
+    for (label, c, m, bare) in &pages {
         let _ = writeln!(
             report,
-            "\npeak RSS of the server process: {:.0} MiB",
-            kib as f64 / 1024.0
+            "| {label} | {c} | {:.0} | {bare:.0} | {:.2} | {:.1} | {:.1} |",
+            m.rate(),
+            m.rate() / bare.max(1e-9),
+            m.pct(0.50),
+            m.pct(0.99),
+        );
+    }
+    if let Some(kib) = server.peak_rss_kib() {
+        let status = format!("/proc/{}/status", server.child.id());
+        let now = |field: &str| {
+            super::stats::status_kib_of(&status, field).map_or(0.0, |k| k as f64 / 1024.0)
+        };
+        let _ = writeln!(
+            report,
+            "\npeak RSS of the server process: {:.0} MiB (at the end: {:.0} MiB heap and other \
+             anonymous memory, {:.0} MiB mapped files, {:.0} MiB shared memory)",
+            kib as f64 / 1024.0,
+            now("RssAnon:"),
+            now("RssFile:"),
+            now("RssShmem:"),
         );
     }
     if let Some(kib) = super::stats::peak_rss_kib() {
@@ -473,19 +546,29 @@ fn pg_ceiling(url: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
          CREATE TABLE ceiling_a (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL, at TIMESTAMP NOT NULL); \
          CREATE TABLE ceiling_b (id BIGSERIAL PRIMARY KEY, a BIGINT NOT NULL, v TEXT NOT NULL);",
     )?;
-    let script = std::env::temp_dir().join(format!(
-        "hotline-ceiling-{}.sql",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(
-        &script,
+    let tps = pgbench(
+        url,
         "BEGIN;\nINSERT INTO ceiling_a (v, at) VALUES ('小区停水三天了', now());\n\
          INSERT INTO ceiling_b (a, v) VALUES (lastval(), 'create');\nCOMMIT;\n",
-    )
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+        c,
+        seconds,
+    );
+    let _ = conn.batch_execute("DROP TABLE IF EXISTS ceiling_a, ceiling_b;");
+    tps
+}
+
+/// `pgbench` running `script` with `c` clients for `seconds`; answers its TPS.
+fn pgbench(url: &str, script: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
+    let file = std::env::temp_dir().join(format!(
+        "hotline-pgbench-{}.sql",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, script).map_err(|e| AppError::Internal(e.to_string()))?;
     let out = std::process::Command::new("pgbench")
         .args([
             "-n",
+            "-M",
+            "prepared",
             "-c",
             &c.to_string(),
             "-j",
@@ -494,12 +577,12 @@ fn pg_ceiling(url: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
             &seconds.to_string(),
             "-f",
         ])
-        .arg(&script)
+        .arg(&file)
         .arg(url)
         .output()
-        .map_err(|e| AppError::Unavailable(format!("pgbench: {e} (install postgresql-client)")))?;
-    let _ = std::fs::remove_file(&script);
-    let _ = conn.batch_execute("DROP TABLE IF EXISTS ceiling_a, ceiling_b;");
+        .map_err(|e| AppError::Unavailable(format!("pgbench: {e} (install postgresql-client)")));
+    let _ = std::fs::remove_file(&file);
+    let out = out?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("tps = "))
@@ -511,6 +594,125 @@ fn pg_ceiling(url: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
                 String::from_utf8_lossy(&out.stderr)
             ))
         })
+}
+
+/// The file of a `sqlite://` URL.
+fn sqlite_file(url: &str) -> String {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+        .to_string()
+}
+
+/// `c` threads, each on its own read-only connection with the statement prepared once, running
+/// `sql` (a page of rows, every column read as text) for `seconds`; answers the rate. Straight on
+/// SQLite's C interface: the bare SELECT, without any mapping a Rust layer would add.
+fn sqlite_select(path: &str, sql: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..c)
+        .map(|_| {
+            let (path, sql) = (path.to_string(), sql.to_string());
+            std::thread::spawn(move || -> Result<usize, String> {
+                let select = raw_sqlite::Select::prepare(&path, &sql)?;
+                let mut n = 0;
+                while Instant::now() < stop {
+                    select.read_all()?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| AppError::Internal("select thread panicked".into()))?
+            .map_err(AppError::Internal)?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The least a program can do to run a prepared SELECT on SQLite (the bare-SELECT baseline).
+mod raw_sqlite {
+    use libsqlite3_sys as ffi;
+    use std::ffi::CString;
+
+    pub struct Select {
+        db: *mut ffi::sqlite3,
+        stmt: *mut ffi::sqlite3_stmt,
+    }
+
+    impl Select {
+        pub fn prepare(path: &str, sql: &str) -> Result<Select, String> {
+            let path = CString::new(path).map_err(|e| e.to_string())?;
+            let sql = CString::new(sql).map_err(|e| e.to_string())?;
+            // SAFETY: valid C strings; the handles are owned by `Select` and closed in `drop`
+            // (also when opening or preparing fails)
+            unsafe {
+                let mut select = Select {
+                    db: std::ptr::null_mut(),
+                    stmt: std::ptr::null_mut(),
+                };
+                let rc = ffi::sqlite3_open_v2(
+                    path.as_ptr(),
+                    &mut select.db,
+                    ffi::SQLITE_OPEN_READONLY,
+                    std::ptr::null(),
+                );
+                if rc != ffi::SQLITE_OK {
+                    return Err(format!("cannot open the database: code {rc}"));
+                }
+                let rc = ffi::sqlite3_prepare_v2(
+                    select.db,
+                    sql.as_ptr(),
+                    -1,
+                    &mut select.stmt,
+                    std::ptr::null_mut(),
+                );
+                if rc != ffi::SQLITE_OK {
+                    return Err(format!("cannot prepare the select: code {rc}"));
+                }
+                Ok(select)
+            }
+        }
+
+        /// Steps through every row, reading each column as text.
+        pub fn read_all(&self) -> Result<usize, String> {
+            let mut bytes = 0;
+            // SAFETY: `stmt` is a prepared statement of the open `db`
+            unsafe {
+                loop {
+                    match ffi::sqlite3_step(self.stmt) {
+                        ffi::SQLITE_ROW => {
+                            for i in 0..ffi::sqlite3_column_count(self.stmt) {
+                                ffi::sqlite3_column_text(self.stmt, i);
+                                bytes += ffi::sqlite3_column_bytes(self.stmt, i) as usize;
+                            }
+                        }
+                        ffi::SQLITE_DONE => break,
+                        rc => {
+                            ffi::sqlite3_reset(self.stmt);
+                            return Err(format!("select failed: code {rc}"));
+                        }
+                    }
+                }
+                ffi::sqlite3_reset(self.stmt);
+            }
+            Ok(bytes)
+        }
+    }
+
+    impl Drop for Select {
+        fn drop(&mut self) {
+            // SAFETY: finalising a null statement is a no-op; the statement goes before its db
+            unsafe {
+                ffi::sqlite3_finalize(self.stmt);
+                ffi::sqlite3_close(self.db);
+            }
+        }
+    }
 }
 
 /// `c` threads, each on its own connection, committing two-insert transactions for `seconds`.
