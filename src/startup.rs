@@ -152,7 +152,12 @@ impl Application {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppError> {
     let settings = state.settings.clone();
     let server_settings = settings.server.clone();
-    let blocking_threads = settings.database.pool_size as usize + 2;
+    // the pool's connections shared among the workers, plus one each for other blocking work
+    let workers = match server_settings.workers {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        n => n,
+    };
+    let blocking_threads = (settings.database.pool_size as usize).div_ceil(workers) + 1;
     let mut server = HttpServer::new(move || {
         // the routes, and the OpenAPI document collected from the very same registration
         let (app, openapi) = App::new()
@@ -183,8 +188,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
     })
     .shutdown_timeout(server_settings.shutdown_timeout_seconds)
     // database work runs on each worker's blocking threads (`db::run`); more threads than pooled
-    // connections only wait for one, and each idle thread kept its memory (actix's default is
-    // 512 a process: the server's RSS passed 300 MiB under load)
+    // connections only wait for one, and each thread keeps its allocator's pages (a few MiB
+    // after building a page of tickets): actix's default of 512 a process took the server's
+    // RSS past 300 MiB under load
     .worker_max_blocking_threads(blocking_threads);
     if server_settings.workers > 0 {
         server = server.workers(server_settings.workers);
