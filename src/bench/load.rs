@@ -444,7 +444,12 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             let bare = match backend {
                 Backend::Postgres => pgbench(&db_url, &format!("{sql};\n"), c, options.seconds)?,
                 Backend::Sqlite => {
-                    let (url, seconds) = (sqlite_file(&db_url), options.seconds);
+                    let (url, seconds) = (
+                        crate::db::sqlite_path(&db_url)
+                            .to_string_lossy()
+                            .to_string(),
+                        options.seconds,
+                    );
                     actix_web::web::block(move || sqlite_select(&url, &sql, c, seconds))
                         .await
                         .map_err(|_| AppError::Internal("bare select cancelled".into()))??
@@ -596,28 +601,23 @@ fn pgbench(url: &str, script: &str, c: usize, seconds: u64) -> Result<f64, AppEr
         })
 }
 
-/// The file of a `sqlite://` URL.
-fn sqlite_file(url: &str) -> String {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
-        .to_string()
-}
-
-/// `c` threads, each on its own read-only connection with the statement prepared once, running
-/// `sql` (a page of rows, every column read as text) for `seconds`; answers the rate. Straight on
-/// SQLite's C interface: the bare SELECT, without any mapping a Rust layer would add.
-fn sqlite_select(path: &str, sql: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
+/// `c` threads for `seconds`, each opening its own state with `open` and calling `step` on it
+/// until the time is up; answers the steps per second across them.
+fn per_second_on_threads<S, O, F>(c: usize, seconds: u64, open: O, step: F) -> Result<f64, AppError>
+where
+    O: Fn() -> Result<S, AppError> + Send + Clone + 'static,
+    F: Fn(&mut S) -> Result<(), AppError> + Send + Clone + 'static,
+{
     let stop = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let handles: Vec<_> = (0..c)
         .map(|_| {
-            let (path, sql) = (path.to_string(), sql.to_string());
-            std::thread::spawn(move || -> Result<usize, String> {
-                let select = raw_sqlite::Select::prepare(&path, &sql)?;
+            let (open, step) = (open.clone(), step.clone());
+            std::thread::spawn(move || -> Result<usize, AppError> {
+                let mut state = open()?;
                 let mut n = 0;
                 while Instant::now() < stop {
-                    select.read_all()?;
+                    step(&mut state)?;
                     n += 1;
                 }
                 Ok(n)
@@ -628,10 +628,22 @@ fn sqlite_select(path: &str, sql: &str, c: usize, seconds: u64) -> Result<f64, A
     for h in handles {
         total += h
             .join()
-            .map_err(|_| AppError::Internal("select thread panicked".into()))?
-            .map_err(AppError::Internal)?;
+            .map_err(|_| AppError::Internal("measuring thread panicked".into()))??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `c` threads, each on its own read-only connection with the statement prepared once, running
+/// `sql` (a page of rows, every column read as text) for `seconds`; answers the rate. Straight on
+/// SQLite's C interface: the bare SELECT, without any mapping a Rust layer would add.
+fn sqlite_select(path: &str, sql: &str, c: usize, seconds: u64) -> Result<f64, AppError> {
+    let (path, sql) = (path.to_string(), sql.to_string());
+    per_second_on_threads(
+        c,
+        seconds,
+        move || raw_sqlite::Select::prepare(&path, &sql).map_err(AppError::Internal),
+        |select: &mut raw_sqlite::Select| select.read_all().map(|_| ()).map_err(AppError::Internal),
+    )
 }
 
 /// The least a program can do to run a prepared SELECT on SQLite (the bare-SELECT baseline).
@@ -728,36 +740,25 @@ fn sqlite_ceiling(dir: &std::path::Path, c: usize, seconds: u64) -> Result<f64, 
          CREATE TABLE ceiling_a (id INTEGER PRIMARY KEY, v TEXT NOT NULL, at TEXT NOT NULL); \
          CREATE TABLE ceiling_b (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, v TEXT NOT NULL);",
     )?;
-    let stop = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..c)
-        .map(|_| {
-            let url = url.clone();
-            std::thread::spawn(move || -> Result<usize, AppError> {
-                let mut conn = diesel::SqliteConnection::establish(&url)
-                    .map_err(|e| AppError::Unavailable(e.to_string()))?;
-                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")?;
-                let mut n = 0;
-                while Instant::now() < stop {
-                    conn.batch_execute(
-                        "BEGIN IMMEDIATE; \
-                         INSERT INTO ceiling_a (v, at) VALUES ('小区停水三天了', datetime('now')); \
-                         INSERT INTO ceiling_b (a, v) VALUES (last_insert_rowid(), 'create'); \
-                         COMMIT;",
-                    )?;
-                    n += 1;
-                }
-                Ok(n)
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for h in handles {
-        total += h
-            .join()
-            .map_err(|_| AppError::Internal("ceiling thread panicked".into()))??;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let tps = per_second_on_threads(
+        c,
+        seconds,
+        move || {
+            let mut conn = diesel::SqliteConnection::establish(&url)
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")?;
+            Ok(conn)
+        },
+        |conn: &mut diesel::SqliteConnection| {
+            conn.batch_execute(
+                "BEGIN IMMEDIATE; \
+                 INSERT INTO ceiling_a (v, at) VALUES ('小区停水三天了', datetime('now')); \
+                 INSERT INTO ceiling_b (a, v) VALUES (last_insert_rowid(), 'create'); \
+                 COMMIT;",
+            )?;
+            Ok(())
+        },
+    );
     let _ = std::fs::remove_dir_all(dir);
-    Ok(total as f64 / secs)
+    tps
 }

@@ -98,7 +98,7 @@ impl ConnectionManager {
 }
 
 /// `sqlite://data/hotline.db` → `data/hotline.db`; `sqlite:///var/x.db` → `/var/x.db`.
-fn sqlite_path(url: &str) -> PathBuf {
+pub fn sqlite_path(url: &str) -> PathBuf {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
