@@ -231,8 +231,33 @@ fn load_visible(
     let row = tickets::table
         .find(id.as_str())
         .first::<TicketRow>(conn)
-        .optional()?
-        .ok_or_else(|| not_found(id.as_str()))?;
+        .optional()?;
+    visible(conn, viewer, id, row)
+}
+
+/// `load_visible` with the row locked for the rest of the transaction, in the same statement
+/// (PostgreSQL `SELECT … FOR UPDATE`; on SQLite `write_tx` already holds the write lock).
+fn load_visible_locked(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    id: &TicketId,
+) -> Result<(TicketRow, Vec<CoHandler>), AppError> {
+    let found = tickets::table.find(id.as_str());
+    let row = match conn {
+        DbConnection::Pg(pg) => found.for_update().first::<TicketRow>(pg).optional()?,
+        DbConnection::Sqlite(_) => found.first::<TicketRow>(conn).optional()?,
+    };
+    visible(conn, viewer, id, row)
+}
+
+/// The row with its co-handlers when the viewer may see it, else 404.
+fn visible(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    id: &TicketId,
+    row: Option<TicketRow>,
+) -> Result<(TicketRow, Vec<CoHandler>), AppError> {
+    let row = row.ok_or_else(|| not_found(id.as_str()))?;
     let co = co_handlers_of(conn, &row.id)?;
     if !state::can_see(&viewer.actor, &facts(&row, &co)) {
         return Err(not_found(id.as_str()));

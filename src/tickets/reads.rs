@@ -290,7 +290,9 @@ pub(super) fn view_one(
     co: &[CoHandler],
     viewer: &Viewer,
 ) -> Result<Ticket, AppError> {
-    let names = Names::for_tickets(conn, viewer, [(row, co)])?;
+    // its names and deadlines as written in this transaction, in one query
+    let (_, _, mut names) = load_for_view(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
+    names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
     Ok(view(row, co, viewer, &names))
 }
 

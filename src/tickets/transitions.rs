@@ -123,11 +123,14 @@ pub fn act(
     db::write_tx(conn, |conn| {
         // serialise with concurrent commands on the same tickets (a merge also locks its target)
         let into = body.into.as_ref().filter(|_| action == Action::Merge);
-        let locked: Vec<&str> = std::iter::once(id.as_str())
-            .chain(into.map(TicketId::as_str))
-            .collect();
-        db::lock_tickets(conn, &locked)?;
-        let (row, co) = load_visible(conn, viewer, id)?;
+        let (row, co) = match into {
+            // one ticket: locked as it is read
+            None => load_visible_locked(conn, viewer, id)?,
+            Some(into) => {
+                db::lock_tickets(conn, &[id.as_str(), into.as_str()])?;
+                load_visible(conn, viewer, id)?
+            }
+        };
         if let Some(expected) = expected_version {
             if expected != row.version {
                 return Err(AppError::Stale(format!(
