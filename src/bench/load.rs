@@ -1,11 +1,13 @@
-//! `hotline load`: the HTTP load harness (docs/benchmarks.md). It starts the service as a child
-//! process (`hotline serve`) on 127.0.0.1 over the given database (default: a scratch SQLite file), loads the demo
-//! county, fills the tickets table to the size asked (realistic Chinese text, every state, a
-//! year of dates, their deadlines and search index), then drives real HTTP requests at each
-//! concurrency for a fixed time: intake, GET one ticket as a hotline and as a department user,
-//! two queues, the dispatch and sign transitions, and search. In the same run it measures the
-//! database's own ceiling — a transaction of two inserts, by `pgbench` on PostgreSQL and by
-//! threads on their own connections on SQLite — so that every rate is also a ratio.
+//! `hotline load`: the HTTP load harness (docs/benchmarks.md). Over the given database (default:
+//! a scratch SQLite file) it loads the demo county and fills the tickets table to the size asked
+//! (realistic Chinese text, every state, a year of dates, their deadlines and search index), then
+//! starts the service as a child process (`hotline serve` on 127.0.0.1, so that its memory is
+//! measured apart) and drives real HTTP requests at each concurrency for a fixed time: intake,
+//! the dispatch and sign transitions, GET one ticket as a hotline and as a department user, two
+//! queues, search, and a first and a deep page of the whole table. In the same run it measures
+//! what the database alone does — a transaction of two inserts and the bare `SELECT` of the same
+//! pages, by `pgbench` on PostgreSQL and by threads on their own connections on SQLite — so that
+//! every rate is also a ratio.
 //!
 //! The load generator shares the machine's cores with the server (as the issue's figures did);
 //! background jobs (sweeper, outbox) are off during the run so that they do not blur it.
@@ -185,9 +187,10 @@ impl Server {
         ))
     }
 
-    /// The server's peak resident memory so far, in KiB.
-    fn peak_rss_kib(&self) -> Option<u64> {
-        super::stats::status_kib_of(&format!("/proc/{}/status", self.child.id()), "VmHWM:")
+    /// A memory figure of the server process (`VmHWM:`, `RssAnon:`, ...), in MiB.
+    fn memory_mib(&self, field: &str) -> Option<f64> {
+        super::stats::status_kib_of(&format!("/proc/{}/status", self.child.id()), field)
+            .map(|kib| kib as f64 / 1024.0)
     }
 }
 
@@ -517,16 +520,12 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             m.pct(0.99),
         );
     }
-    if let Some(kib) = server.peak_rss_kib() {
-        let status = format!("/proc/{}/status", server.child.id());
-        let now = |field: &str| {
-            super::stats::status_kib_of(&status, field).map_or(0.0, |k| k as f64 / 1024.0)
-        };
+    if let Some(peak) = server.memory_mib("VmHWM:") {
+        let now = |field: &str| server.memory_mib(field).unwrap_or(0.0);
         let _ = writeln!(
             report,
-            "\npeak RSS of the server process: {:.0} MiB (at the end: {:.0} MiB heap and other \
+            "\npeak RSS of the server process: {peak:.0} MiB (at the end: {:.0} MiB heap and other \
              anonymous memory, {:.0} MiB mapped files, {:.0} MiB shared memory)",
-            kib as f64 / 1024.0,
             now("RssAnon:"),
             now("RssFile:"),
             now("RssShmem:"),

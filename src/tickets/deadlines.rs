@@ -33,31 +33,43 @@ pub const IN_FORCE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 struct InForce {
-    calendar: std::sync::Mutex<Option<(std::time::Instant, Arc<Calendar>)>>,
-    policy: std::sync::Mutex<Option<(std::time::Instant, Arc<Policy>)>>,
+    calendar: Fresh<Calendar>,
+    policy: Fresh<Policy>,
 }
 
-/// The cached value if still fresh, else `load`'s (then cached).
-fn cached<T>(
-    slot: &std::sync::Mutex<Option<(std::time::Instant, Arc<T>)>>,
-    load: impl FnOnce() -> Result<T, AppError>,
-) -> Result<Arc<T>, AppError> {
-    let lock = |s: &std::sync::Mutex<Option<(std::time::Instant, Arc<T>)>>| {
-        s.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    };
-    if let Some((read_at, value)) = lock(slot) {
-        if read_at.elapsed() < IN_FORCE_TTL {
-            return Ok(value);
-        }
+/// A value read from the database, trusted for [`IN_FORCE_TTL`].
+#[derive(Debug)]
+struct Fresh<T>(std::sync::Mutex<Option<(std::time::Instant, Arc<T>)>>);
+
+impl<T> Default for Fresh<T> {
+    fn default() -> Self {
+        Fresh(std::sync::Mutex::new(None))
     }
-    let read_at = std::time::Instant::now();
-    let value = Arc::new(load()?);
-    *slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((read_at, value.clone()));
-    Ok(value)
+}
+
+impl<T> Fresh<T> {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, Arc<T>)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value read less than the TTL ago, else `load`'s (then kept). Loads outside the lock.
+    fn get_or_load(&self, load: impl FnOnce() -> Result<T, AppError>) -> Result<Arc<T>, AppError> {
+        if let Some((read_at, value)) = self.slot().clone() {
+            if read_at.elapsed() < IN_FORCE_TTL {
+                return Ok(value);
+            }
+        }
+        let read_at = std::time::Instant::now();
+        let value = Arc::new(load()?);
+        *self.slot() = Some((read_at, value.clone()));
+        Ok(value)
+    }
+
+    fn clear(&self) {
+        *self.slot() = None;
+    }
 }
 
 impl DeadlineRules {
@@ -71,28 +83,22 @@ impl DeadlineRules {
 
     /// The calendar in force: the shipped years with admins' edits over them.
     pub fn calendar_in_force(&self, conn: &mut DbConnection) -> Result<Arc<Calendar>, AppError> {
-        cached(&self.in_force.calendar, || calendar(conn, &self.calendar))
+        self.in_force
+            .calendar
+            .get_or_load(|| calendar(conn, &self.calendar))
     }
 
     /// The policy in force: the newest admin edit, else the configuration's.
     pub fn policy_in_force(&self, conn: &mut DbConnection) -> Result<Arc<Policy>, AppError> {
-        cached(&self.in_force.policy, || {
-            policy_in_force(conn, &self.policy)
-        })
+        self.in_force
+            .policy
+            .get_or_load(|| policy_in_force(conn, &self.policy))
     }
 
     /// Drops what was read: called after an edit of the calendar or the policy.
     pub fn forget(&self) {
-        *self
-            .in_force
-            .calendar
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        *self
-            .in_force
-            .policy
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.in_force.calendar.clear();
+        self.in_force.policy.clear();
     }
 }
 
@@ -119,8 +125,8 @@ fn calendar_error(e: crate::calendar::CalendarError) -> AppError {
     AppError::conflict("calendar_missing", e.to_string())
 }
 
-/// The calendar in force: the shipped years with admins' edits over them.
-pub fn calendar(conn: &mut DbConnection, base: &Calendar) -> Result<Calendar, AppError> {
+/// The calendar in force, read from the database (through `DeadlineRules::calendar_in_force`).
+fn calendar(conn: &mut DbConnection, base: &Calendar) -> Result<Calendar, AppError> {
     let rows: Vec<(i32, String, String)> = calendar_years::table
         .select((
             calendar_years::year,
@@ -656,8 +662,9 @@ pub fn refresh_next_due(conn: &mut DbConnection, ticket: &str) -> Result<(), App
     Ok(())
 }
 
-/// The time-limit policy in force: the newest admin edit, else the configuration's.
-pub fn policy_in_force(conn: &mut DbConnection, configured: &Policy) -> Result<Policy, AppError> {
+/// The time-limit policy in force, read from the database (through
+/// `DeadlineRules::policy_in_force`).
+fn policy_in_force(conn: &mut DbConnection, configured: &Policy) -> Result<Policy, AppError> {
     Ok(policy_version(conn, configured)?.policy)
 }
 

@@ -37,7 +37,6 @@ struct AlertRow {
     dismiss_reason: Option<String>,
 }
 
-/// The place a ticket counts for: its region, or the village of a grid.
 /// The region a ticket's hot spots are counted in: a grid's village, else the region itself.
 pub(super) fn cluster_of(id: &str, level: &str, parent_id: Option<&str>) -> String {
     match (level == RegionLevel::Grid.as_str(), parent_id) {

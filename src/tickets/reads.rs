@@ -24,13 +24,7 @@ pub fn intake_view(
     viewer: &Viewer,
     row: &TicketRow,
 ) -> Result<Ticket, AppError> {
-    // co-handlers come with a dispatch: a ticket still registered has none
-    let co = if row.status == Status::Registered {
-        Vec::new()
-    } else {
-        co_handlers_of(conn, &row.id)?
-    };
-    view_one(conn, row, &co, viewer)
+    view_one(conn, row, viewer)
 }
 
 /// The ticket view; contact data masked. One query: the row, with its co-handlers, deadlines
@@ -287,13 +281,12 @@ impl Names {
 pub(super) fn view_one(
     conn: &mut DbConnection,
     row: &TicketRow,
-    co: &[CoHandler],
     viewer: &Viewer,
 ) -> Result<Ticket, AppError> {
-    // its names and deadlines as written in this transaction, in one query
-    let (_, _, mut names) = load_for_view(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
+    // its co-handlers, names and deadlines as written in this transaction, in one query
+    let (_, co, mut names) = load_for_view(conn, &row.id)?.ok_or_else(|| not_found(&row.id))?;
     names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
-    Ok(view(row, co, viewer, &names))
+    Ok(view(row, &co, viewer, &names))
 }
 
 pub(super) fn view(row: &TicketRow, co: &[CoHandler], viewer: &Viewer, names: &Names) -> Ticket {

@@ -139,8 +139,8 @@ pub fn act(
                     )));
             }
         }
-        let (row, co) = apply(conn, viewer, row, co, action, body, now)?;
-        view_one(conn, &row, &co, viewer)
+        let (row, _) = apply(conn, viewer, row, co, action, body, now)?;
+        view_one(conn, &row, viewer)
     })
 }
 
