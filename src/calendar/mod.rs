@@ -162,6 +162,67 @@ pub struct Calendar {
     tz: Tz,
     periods: Vec<Period>,
     years: BTreeMap<i32, YearData>,
+    /// Which days are worked, answered from a table instead of three tree look-ups.
+    days: DayIndex,
+}
+
+/// Every day from 1 January of the first year with data to 31 December of the last: whether it
+/// is worked, and how many worked days come before it. Built from `years` whenever they change,
+/// so that the working time between two instants costs two look-ups, not a walk over every day
+/// between them (a ticket overdue for months is shown in every queue page).
+#[derive(Debug, Clone, Default)]
+struct DayIndex {
+    first: Option<NaiveDate>,
+    /// Per day: worked (a year without data counts as not worked; callers check the years).
+    worked: Vec<bool>,
+    /// `before[i]`: worked days among the days before day `i` (one entry more than `worked`).
+    before: Vec<u32>,
+}
+
+impl DayIndex {
+    fn build(years: &BTreeMap<i32, YearData>) -> DayIndex {
+        let (Some(first), Some(last)) = (years.keys().next(), years.keys().next_back()) else {
+            return DayIndex::default();
+        };
+        let (Some(start), Some(end)) = (
+            NaiveDate::from_ymd_opt(*first, 1, 1),
+            NaiveDate::from_ymd_opt(*last, 12, 31),
+        ) else {
+            return DayIndex::default();
+        };
+        let mut worked = Vec::new();
+        let mut before = vec![0u32];
+        let mut day = start;
+        while day <= end {
+            let w = years.get(&day.year()).is_some_and(|y| worked_in(y, day));
+            before.push(before.last().copied().unwrap_or(0) + u32::from(w));
+            worked.push(w);
+            day += Duration::days(1);
+        }
+        DayIndex {
+            first: Some(start),
+            worked,
+            before,
+        }
+    }
+
+    fn position(&self, day: NaiveDate) -> Option<usize> {
+        let offset = (day - self.first?).num_days();
+        usize::try_from(offset)
+            .ok()
+            .filter(|i| *i < self.worked.len())
+    }
+}
+
+/// Whether `day` is worked by the year's data: holidays off, make-up days on, else weekdays.
+fn worked_in(year: &YearData, day: NaiveDate) -> bool {
+    if year.holidays.contains(&day) {
+        return false;
+    }
+    if year.workdays.contains(&day) {
+        return true;
+    }
+    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 impl Calendar {
@@ -176,10 +237,12 @@ impl Calendar {
                 "working hours: one or more periods that do not overlap".into(),
             ));
         }
+        let years: BTreeMap<i32, YearData> = years.into_iter().map(|y| (y.year, y)).collect();
         Ok(Calendar {
             tz,
             periods,
-            years: years.into_iter().map(|y| (y.year, y)).collect(),
+            days: DayIndex::build(&years),
+            years,
         })
     }
 
@@ -195,6 +258,7 @@ impl Calendar {
     /// Replaces (or adds) one year's data.
     pub fn set_year(&mut self, data: YearData) {
         self.years.insert(data.year, data);
+        self.days = DayIndex::build(&self.years);
     }
 
     pub fn time_zone(&self) -> Tz {
@@ -203,17 +267,16 @@ impl Calendar {
 
     /// Whether the local date is worked.
     pub fn is_working_day(&self, day: NaiveDate) -> Result<bool, CalendarError> {
-        let year = self
-            .years
-            .get(&day.year())
-            .ok_or(CalendarError::NoData(day.year()))?;
-        if year.holidays.contains(&day) {
-            return Ok(false);
+        self.check_years(day.year(), day.year())?;
+        Ok(self.days.position(day).is_some_and(|i| self.days.worked[i]))
+    }
+
+    /// Every year from `first` to `last` has data, else the first one without.
+    fn check_years(&self, first: i32, last: i32) -> Result<(), CalendarError> {
+        match (first..=last).find(|y| !self.years.contains_key(y)) {
+            Some(missing) => Err(CalendarError::NoData(missing)),
+            None => Ok(()),
         }
-        if year.workdays.contains(&day) {
-            return Ok(true);
-        }
-        Ok(!matches!(day.weekday(), Weekday::Sat | Weekday::Sun))
     }
 
     fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
@@ -310,10 +373,57 @@ impl Calendar {
             return Ok(0);
         }
         let (from, to) = (self.local(from), self.local(to));
+        let (first, last) = (from.date(), to.date());
+        self.check_years(first.year(), last.year())?;
+        // the worked minutes of one day inside [from, to)
+        let within = |day: NaiveDate| -> Result<i64, CalendarError> {
+            if !self.is_working_day(day)? {
+                return Ok(0);
+            }
+            Ok(self
+                .periods
+                .iter()
+                .map(|p| {
+                    let a = day.and_time(p.start).max(from);
+                    let b = day.and_time(p.end).min(to);
+                    if b > a {
+                        (b - a).num_minutes()
+                    } else {
+                        0
+                    }
+                })
+                .sum())
+        };
+        if first == last {
+            return within(first);
+        }
+        // the first and last days in part, the whole worked days between them from the index
+        let whole = match (self.days.position(first), self.days.position(last)) {
+            (Some(a), Some(b)) => i64::from(self.days.before[b] - self.days.before[a + 1]),
+            _ => return Err(CalendarError::NoData(first.year())),
+        };
+        Ok(within(first)? + whole * self.minutes_per_day() + within(last)?)
+    }
+
+    /// Working minutes in `[from, to)` counted day by day (the definition; tests compare).
+    #[cfg(test)]
+    pub(crate) fn working_minutes_walked(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64, CalendarError> {
+        if to <= from {
+            return Ok(0);
+        }
+        let (from, to) = (self.local(from), self.local(to));
         let mut total = 0;
         let mut day = from.date();
         while day <= to.date() {
-            if self.is_working_day(day)? {
+            let year = self
+                .years
+                .get(&day.year())
+                .ok_or(CalendarError::NoData(day.year()))?;
+            if worked_in(year, day) {
                 for p in &self.periods {
                     let a = day.and_time(p.start).max(from);
                     let b = day.and_time(p.end).min(to);

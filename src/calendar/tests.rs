@@ -122,4 +122,17 @@ proptest! {
         prop_assert_eq!(c.working_minutes_between(start, due), Ok(minutes));
         prop_assert!(due >= start);
     }
+
+    /// The working time between two instants, from the day index, is the day-by-day count,
+    /// over both years and across New Year (and a year without data is the same error).
+    #[test]
+    fn the_day_index_counts_what_the_walk_counts(
+        a in 0i64..(800 * 24 * 60),
+        b in 0i64..(800 * 24 * 60),
+    ) {
+        let c = calendar();
+        let origin = bj(2025, 1, 1, 0, 0);
+        let (from, to) = (origin + chrono::Duration::minutes(a), origin + chrono::Duration::minutes(b));
+        prop_assert_eq!(c.working_minutes_between(from, to), c.working_minutes_walked(from, to));
+    }
 }
