@@ -133,7 +133,7 @@ pub struct BindArg {
     pub bind: Option<String>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum UserCommand {
     /// Create an account; prints a generated password unless --password-stdin is given.
     Add {
@@ -167,7 +167,7 @@ pub enum UserCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum ApiClientCommand {
     /// Create an API client and print its key (shown only this once).
     Add {
@@ -273,11 +273,11 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
         }
         Command::User(cmd) => {
             let (pool, _) = open_database(&settings).await?;
-            db::run(&pool, move |c| user_command(c, cmd)).await
+            db::run(&pool, move |c| user_command(c, cmd.clone())).await
         }
         Command::ApiClient(cmd) => {
             let (pool, _) = open_database(&settings).await?;
-            db::run(&pool, move |c| api_client_command(c, cmd)).await
+            db::run(&pool, move |c| api_client_command(c, cmd.clone())).await
         }
         Command::Import {
             dataset,
@@ -337,8 +337,10 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                 .filter(|p| !p.is_empty());
             let from_env = given.is_some();
             let now = Clock::system().now();
-            if let Some(password) =
-                db::run(&pool, move |c| users::ensure_initial_admin(c, given, now)).await?
+            if let Some(password) = db::run(&pool, move |c| {
+                users::ensure_initial_admin(c, given.clone(), now)
+            })
+            .await?
             {
                 let shown = if from_env {
                     "<HOTLINE_ADMIN_PASSWORD>".to_string()
@@ -458,7 +460,7 @@ async fn serve(settings: Settings, demo: bool) -> Result<(), AppError> {
     let from_env = given.is_some();
     let now = state.clock.now();
     let created = db::run(&state.pool, move |c| {
-        users::ensure_initial_admin(c, given, now)
+        users::ensure_initial_admin(c, given.clone(), now)
     })
     .await?;
     if demo {

@@ -51,7 +51,7 @@ pub struct CreatedApiClient {
     pub api_key: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiClient {
     /// Unique, 3–64 characters.

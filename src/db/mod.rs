@@ -5,8 +5,9 @@
 //! would call `MultiConnection::establish`, which tries every backend in turn: with PostgreSQL
 //! down, SQLite would be asked to open the `postgres://` URL as a file). Health comes from
 //! diesel's `R2D2Connection`: a connection left inside a transaction (its holder panicked) or
-//! with a failed one is broken and dropped, and each check-out pings, so a dead PostgreSQL socket
-//! is replaced instead of handed out. The SQLite pragmas are a `CustomizeConnection`.
+//! with a failed one is broken and dropped. A check-out does not ping (a round trip per
+//! request); a dead PostgreSQL connection is noticed by the statement that finds it closed, and
+//! work that failed there before anything took effect runs again on another (`run`). The SQLite pragmas are a `CustomizeConnection`.
 //! Backend-specific SQL (advisory locks, row locks, pragmas) lives in this module and nowhere else.
 
 pub mod schema;
@@ -112,17 +113,19 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            Target::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(watch::Watch);
+                Ok(DbConnection::Pg(conn))
+            }
             Target::Sqlite(path) => SqliteConnection::establish(&path.to_string_lossy())
                 .map(DbConnection::Sqlite)
                 .map_err(r2d2::Error::ConnectionError),
         }
     }
 
-    /// Run at each check-out: a connection whose server went away is replaced, not handed out.
-    /// (A SQLite connection is a file handle in this process: nothing can take it away.)
+    /// Not run at check-out (`test_on_check_out` is off: see `run`), only by r2d2 itself.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         match conn {
             DbConnection::Pg(_) => conn.ping().map_err(r2d2::Error::QueryError),
@@ -130,10 +133,10 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
-    /// Run at each return: a connection still inside a transaction, or whose transaction
-    /// failed to roll back, is dropped.
+    /// Run at each return: a connection still inside a transaction, whose transaction failed
+    /// to roll back, or found closed by one of its statements, is dropped.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+        conn.is_broken() || (matches!(conn, DbConnection::Pg(_)) && watch::closed_seen())
     }
 }
 
@@ -154,7 +157,7 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
     r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds))
-        .test_on_check_out(true)
+        .test_on_check_out(false)
         .connection_customizer(Box::new(SqlitePragmas {
             busy_timeout_ms: settings.sqlite_busy_timeout_ms,
         }))
@@ -293,21 +296,152 @@ pub fn migrations_current(conn: &mut DbConnection) -> Result<bool, AppError> {
 }
 
 /// Runs blocking database work on actix's blocking thread pool with a pooled connection.
-/// Every query in the service goes through here, so no async worker ever waits on the database.
+/// Every query in the service goes through here (or `run_once`), so no async worker ever
+/// waits on the database.
+///
+/// A connection is not pinged when it is checked out (that was a round trip per request).
+/// Instead, when `f` fails and its connection was found closed before any of its statements
+/// succeeded (PostgreSQL restarted, an administrator ended the session), nothing `f` did took
+/// effect: the dead connection is dropped and `f` runs again on another one. So `f` may run
+/// more than once, but only after an attempt of which the database saw nothing.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || with_connection(&pool, f))
+        .await
+        .map_err(|_| AppError::Internal("database task was cancelled".into()))?
+}
+
+/// `run` on the calling thread (for blocking code such as the command line and the jobs).
+pub fn with_connection<T, F>(pool: &Pool, mut f: F) -> Result<T, AppError>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, AppError>,
+{
+    // every connection of the pool may have died at once; one attempt more than it holds
+    let attempts = pool.max_size() + 1;
+    let mut attempt = 1;
+    loop {
+        let mut conn = checkout(pool)?;
+        let watch = watch::Attempt::start();
+        match f(&mut conn) {
+            Err(e) if attempt < attempts && watch.closed_before_any_statement() => {
+                tracing::info!(error = %e, attempt,
+                    "database connection found closed before its first statement; retrying");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// `run` for work that consumes what it is given (uploaded files): it cannot run twice, so
+/// its connection is pinged first, as a check-out used to do.
+pub async fn run_once<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool
-            .get()
-            .map_err(|e| AppError::Unavailable(format!("no database connection: {e}")))?;
+        let mut conn = live_connection(&pool)?;
         f(&mut conn)
     })
     .await
     .map_err(|_| AppError::Internal("database task was cancelled".into()))?
+}
+
+/// A connection that answered a ping (PostgreSQL; a SQLite connection cannot be taken away).
+fn live_connection(pool: &Pool) -> Result<PooledConnection, AppError> {
+    let mut last = None;
+    for _ in 0..=pool.max_size() {
+        let mut conn = checkout(pool)?;
+        watch::Attempt::start();
+        match &mut *conn {
+            DbConnection::Pg(pg) => match pg.ping() {
+                Ok(()) => return Ok(conn),
+                Err(e) => last = Some(e),
+            },
+            DbConnection::Sqlite(_) => return Ok(conn),
+        }
+    }
+    Err(AppError::Unavailable(format!(
+        "no live database connection: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn checkout(pool: &Pool) -> Result<PooledConnection, AppError> {
+    pool.get()
+        .map_err(|e| AppError::Unavailable(format!("no database connection: {e}")))
+}
+
+/// Which statements of a check-out succeeded, and whether one found its connection closed:
+/// diesel's instrumentation reports every statement (`BEGIN` included) to `Watch`, which
+/// keeps the tally for the thread running it (a checked-out connection stays on one thread).
+mod watch {
+    use std::cell::Cell;
+
+    use diesel::connection::{Instrumentation, InstrumentationEvent};
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    thread_local! {
+        static SUCCEEDED: Cell<u64> = const { Cell::new(0) };
+        static CLOSED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Installed on every PostgreSQL connection.
+    #[derive(Debug)]
+    pub struct Watch;
+
+    impl Instrumentation for Watch {
+        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+            if let InstrumentationEvent::FinishQuery { error, .. } = event {
+                match error {
+                    None => SUCCEEDED.set(SUCCEEDED.get().wrapping_add(1)),
+                    Some(e) if is_closed(e) => CLOSED.set(true),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn is_closed(e: &Error) -> bool {
+        matches!(
+            e,
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            )
+        )
+    }
+
+    /// One use of a checked-out connection.
+    pub struct Attempt {
+        succeeded: u64,
+    }
+
+    impl Attempt {
+        pub fn start() -> Attempt {
+            CLOSED.set(false);
+            Attempt {
+                succeeded: SUCCEEDED.get(),
+            }
+        }
+
+        /// The connection was found closed and no statement had succeeded on it before.
+        pub fn closed_before_any_statement(&self) -> bool {
+            CLOSED.get() && SUCCEEDED.get() == self.succeeded
+        }
+    }
+
+    /// Whether a statement on this thread found its connection closed since the last
+    /// `Attempt::start` (the pool then drops the connection instead of keeping it).
+    pub fn closed_seen() -> bool {
+        CLOSED.get()
+    }
 }
 
 /// A new time-ordered (UUID v7) identifier as text, so primary keys also sort by creation.

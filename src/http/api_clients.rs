@@ -56,7 +56,7 @@ pub async fn create(
     let now = state.clock.now();
     let input = body.into_inner();
     let created = db::run(&state.pool, move |c| {
-        api_clients::create(c, input, Some(&admin), now)
+        api_clients::create(c, input.clone(), Some(&admin), now)
     })
     .await?;
     Ok(HttpResponse::Created().json(created))

@@ -82,7 +82,7 @@ pub async fn login(
             c,
             &st.session_settings(),
             &username,
-            user,
+            user.clone(),
             verified,
             &client,
             now,

@@ -63,7 +63,7 @@ pub async fn put(
     let now = state.clock.now();
     let st = state.clone();
     let saved = db::run(&state.pool, move |c| {
-        store::put(c, &st.calendar, year, input, &actor, now)
+        store::put(c, &st.calendar, year, input.clone(), &actor, now)
     })
     .await?;
     state.tickets.deadlines.forget();

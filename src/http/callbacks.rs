@@ -35,7 +35,10 @@ pub async fn queue(
     let viewer = staff_viewer(&state, &principal)?;
     let filter = filter.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| callbacks::queue(c, &viewer, filter)).await?,
+        db::run(&state.pool, move |c| {
+            callbacks::queue(c, &viewer, filter.clone())
+        })
+        .await?,
     ))
 }
 
@@ -80,7 +83,7 @@ pub async fn reassign(
     let input = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            callbacks::reassign(c, &viewer, &id, input, now)
+            callbacks::reassign(c, &viewer, &id, input.clone(), now)
         })
         .await?,
     ))
@@ -106,7 +109,7 @@ pub async fn attempt(
     let input = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            callbacks::attempt(c, &viewer, &id, input, now)
+            callbacks::attempt(c, &viewer, &id, input.clone(), now)
         })
         .await?,
     ))
@@ -168,7 +171,7 @@ pub async fn rate(
     let input = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            callbacks::rate(c, &viewer, &id, &open_id, input, now)
+            callbacks::rate(c, &viewer, &id, &open_id, input.clone(), now)
         })
         .await?,
     ))
@@ -190,7 +193,10 @@ pub async fn flags(
     let viewer = staff_viewer(&state, &principal)?;
     let filter = filter.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| supervision::list(c, &viewer, filter)).await?,
+        db::run(&state.pool, move |c| {
+            supervision::list(c, &viewer, filter.clone())
+        })
+        .await?,
     ))
 }
 
@@ -211,7 +217,7 @@ pub async fn flag(
     let now = state.clock.now();
     let input = body.into_inner();
     let flag = db::run(&state.pool, move |c| {
-        supervision::flag(c, &viewer, input, now)
+        supervision::flag(c, &viewer, input.clone(), now)
     })
     .await?;
     Ok(actix_web::HttpResponse::Created().json(flag))
@@ -239,7 +245,7 @@ macro_rules! flag_step {
             let now = state.clock.now();
             let input = body.into_inner();
             Ok(web::Json(
-                db::run(&state.pool, move |c| $f(c, &viewer, &id, input, now)).await?,
+                db::run(&state.pool, move |c| $f(c, &viewer, &id, input.clone(), now)).await?,
             ))
         }
     };

@@ -45,7 +45,7 @@ pub async fn put(
     let policy = body.into_inner();
     let now = state.clock.now();
     let saved = db::run(&state.pool, move |c| {
-        deadlines::set_policy(c, policy, &actor, now)
+        deadlines::set_policy(c, policy.clone(), &actor, now)
     })
     .await?;
     state.tickets.deadlines.forget();

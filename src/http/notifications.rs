@@ -30,7 +30,7 @@ pub async fn list_outbox(
     principal.require_any_role(&[Role::Admin])?;
     let filter = filter.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| outbox::list(c, filter)).await?,
+        db::run(&state.pool, move |c| outbox::list(c, filter.clone())).await?,
     ))
 }
 
@@ -64,7 +64,10 @@ pub async fn resend(
     let now = state.clock.now();
     let request = body.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| outbox::resend(c, request, now)).await?,
+        db::run(&state.pool, move |c| {
+            outbox::resend(c, request.clone(), now)
+        })
+        .await?,
     ))
 }
 
@@ -139,7 +142,7 @@ pub async fn create_webhook(
         webhooks::create(
             c,
             &st.settings.notifications.webhooks,
-            input,
+            input.clone(),
             actor.as_str(),
             now,
         )
@@ -185,7 +188,13 @@ pub async fn update_webhook(
     let st = state.clone();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            webhooks::update(c, &st.settings.notifications.webhooks, &id, changes, now)
+            webhooks::update(
+                c,
+                &st.settings.notifications.webhooks,
+                &id,
+                changes.clone(),
+                now,
+            )
         })
         .await?,
     ))

@@ -41,7 +41,7 @@ async fn answer<F>(state: &AppState, format: Format, root: &'static str, f: F) -
 where
     F: FnOnce(&mut crate::db::DbConnection) -> Result<Node, Open311Error> + Send + 'static,
 {
-    let result = db::run(&state.pool, move |c| Ok(f(c))).await;
+    let result = db::run_once(&state.pool, move |c| Ok(f(c))).await;
     match result {
         Ok(Ok(node)) => respond(format, 200, root, &node),
         Ok(Err(e)) => error(format, e),
@@ -285,7 +285,7 @@ async fn create(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let created = db::run(&state.pool, move |c| {
+    let created = db::run_once(&state.pool, move |c| {
         Ok(submit(
             c,
             &settings,

@@ -55,7 +55,7 @@ pub async fn create_department(
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
     let input = body.into_inner();
-    let created = db::run(&state.pool, move |c| org::create(c, input, now)).await?;
+    let created = db::run(&state.pool, move |c| org::create(c, input.clone(), now)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -93,7 +93,10 @@ pub async fn update_department(
     let now = state.clock.now();
     let changes = body.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| org::update(c, &id, changes, now)).await?,
+        db::run(&state.pool, move |c| {
+            org::update(c, &id, changes.clone(), now)
+        })
+        .await?,
     ))
 }
 
@@ -133,7 +136,7 @@ pub async fn create_region(
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
     let input = body.into_inner();
-    let created = db::run(&state.pool, move |c| regions::create(c, input, now)).await?;
+    let created = db::run(&state.pool, move |c| regions::create(c, input.clone(), now)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -171,7 +174,10 @@ pub async fn update_region(
     let now = state.clock.now();
     let changes = body.into_inner();
     Ok(web::Json(
-        db::run(&state.pool, move |c| regions::update(c, &id, changes, now)).await?,
+        db::run(&state.pool, move |c| {
+            regions::update(c, &id, changes.clone(), now)
+        })
+        .await?,
     ))
 }
 
@@ -240,7 +246,10 @@ pub async fn create_category(
     principal.require_any_role(&[Role::Admin])?;
     let now = state.clock.now();
     let input = body.into_inner();
-    let created = db::run(&state.pool, move |c| catalogue::create(c, input, now)).await?;
+    let created = db::run(&state.pool, move |c| {
+        catalogue::create(c, input.clone(), now)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -279,7 +288,7 @@ pub async fn update_category(
     let changes = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            catalogue::update(c, &id, changes, now)
+            catalogue::update(c, &id, changes.clone(), now)
         })
         .await?,
     ))

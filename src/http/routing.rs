@@ -57,7 +57,7 @@ pub async fn create_rule(
     let now = state.clock.now();
     let input = body.into_inner();
     let rule = db::run(&state.pool, move |c| {
-        routing::create(c, input, Some(&actor), now)
+        routing::create(c, input.clone(), Some(&actor), now)
     })
     .await?;
     Ok(HttpResponse::Created().json(rule))
@@ -95,7 +95,7 @@ pub async fn update_rule(
     let changes = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            routing::update(c, &id, changes, Some(&actor), now)
+            routing::update(c, &id, changes.clone(), Some(&actor), now)
         })
         .await?,
     ))

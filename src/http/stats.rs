@@ -27,7 +27,7 @@ pub async fn indicators(
     let tz = state.calendar.time_zone();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            stats::indicators(c, &viewer, tz, query)
+            stats::indicators(c, &viewer, tz, query.clone())
         })
         .await?,
     ))
@@ -51,7 +51,7 @@ pub async fn callback_audit(
     Ok(web::Json(
         db::run(&state.pool, move |c| {
             let calendar = st.tickets.deadlines.calendar_in_force(c)?;
-            crate::stats::audit::audit(c, &viewer, &calendar, query)
+            crate::stats::audit::audit(c, &viewer, &calendar, query.clone())
         })
         .await?,
     ))
@@ -73,7 +73,7 @@ pub async fn hotspots(
     let filter = filter.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            crate::tickets::hotspots::list(c, &viewer, filter)
+            crate::tickets::hotspots::list(c, &viewer, filter.clone())
         })
         .await?,
     ))
@@ -99,7 +99,7 @@ pub async fn dismiss_hotspot(
     let input = body.into_inner();
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            crate::tickets::hotspots::dismiss(c, &viewer, &id, input, now)
+            crate::tickets::hotspots::dismiss(c, &viewer, &id, input.clone(), now)
         })
         .await?,
     ))
@@ -125,7 +125,7 @@ pub async fn ledger(
     let tz = state.calendar.time_zone();
     let dir = state.settings.data_dir.join("exports");
     let written = db::run(&state.pool, move |c| {
-        crate::stats::ledger::write(c, &viewer, tz, &dir, query)
+        crate::stats::ledger::write(c, &viewer, tz, &dir, query.clone())
     })
     .await?;
     let content_type = ledger_content_type(format);
@@ -197,7 +197,7 @@ pub async fn indicators_workbook(
     let name = format!("indicators-{}-{}.xlsx", query.from, query.to);
     let tz = state.calendar.time_zone();
     let bytes = db::run(&state.pool, move |c| {
-        let ind = stats::indicators(c, &viewer, tz, query)?;
+        let ind = stats::indicators(c, &viewer, tz, query.clone())?;
         stats::workbook(&ind)
     })
     .await?;
@@ -226,7 +226,7 @@ pub async fn request_export(
     let viewer = staff_viewer(&state, &principal)?;
     let input = body.into_inner();
     let view = db::run(&state.pool, move |c| {
-        crate::stats::exports::request(c, &viewer, input)
+        crate::stats::exports::request(c, &viewer, input.clone())
     })
     .await?;
     crate::jobs::start_export(state.clone(), view.id.clone());

@@ -96,7 +96,7 @@ pub async fn create(
                 .to_string();
             let client = client.clone();
             let (row, created) = db::run(&state.pool, move |c| {
-                tickets::submit(c, &client, &policy, &key, input, now)
+                tickets::submit(c, &client, &policy, &key, input.clone(), now)
             })
             .await?;
             let view = CitizenTicket::new(&row, Vec::new());
@@ -109,7 +109,7 @@ pub async fn create(
         Principal::User(_) => {
             let viewer = staff_viewer(&state, &principal)?;
             let ticket = db::run(&state.pool, move |c| {
-                let row = tickets::create(c, &viewer, &policy, input, now)?;
+                let row = tickets::create(c, &viewer, &policy, input.clone(), now)?;
                 tickets::intake_view(c, &viewer, &row)
             })
             .await?;
@@ -323,7 +323,7 @@ pub async fn act(
     let now = state.clock.now();
     let body = action_body(&req, &body)?;
     let ticket = db::run(&state.pool, move |c| {
-        tickets::act(c, &viewer, &id, action, body, expected, now)
+        tickets::act(c, &viewer, &id, action, body.clone(), expected, now)
     })
     .await?;
     Ok(with_etag(HttpResponse::Ok(), &ticket))
@@ -499,7 +499,7 @@ pub async fn upload(
     }
     let data_dir = state.settings.data_dir.clone();
     let now = state.clock.now();
-    let added = db::run(&state.pool, move |c| {
+    let added = db::run_once(&state.pool, move |c| {
         attachments::attach(c, &viewer, &id, uploads, &data_dir, per_ticket, now)
     })
     .await?;

@@ -92,7 +92,7 @@ pub async fn create(
         None,
     )?;
     let now = state.clock.now();
-    let user = db::run(&state.pool, move |c| users::create(c, input, now)).await?;
+    let user = db::run(&state.pool, move |c| users::create(c, input.clone(), now)).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -157,7 +157,10 @@ pub async fn update(
         ));
     }
     let now = state.clock.now();
-    let updated = db::run(&state.pool, move |c| users::update(c, &id, changes, now)).await?;
+    let updated = db::run(&state.pool, move |c| {
+        users::update(c, &id, changes.clone(), now)
+    })
+    .await?;
     // committed: no principal cached meanwhile survives
     crate::accounts::sessions::note_change();
     Ok(web::Json(updated))

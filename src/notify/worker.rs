@@ -123,7 +123,7 @@ pub async fn deliver_due(state: &AppState) -> Result<Recorded, AppError> {
     let channels = notifier.channels();
     let (batch, lease) = (notifier.batch, notifier.lease);
     let claimed = db::run(&state.pool, move |c| {
-        outbox::claim(c, now, batch, lease, channels)
+        outbox::claim(c, now, batch, lease, channels.clone())
     })
     .await?;
     if claimed.is_empty() {
@@ -146,8 +146,11 @@ pub async fn deliver_due(state: &AppState) -> Result<Recorded, AppError> {
             }
         }
     }
-    let rows = claimed.into_iter().map(|c| c.row).zip(outcomes).collect();
+    let rows: Vec<_> = claimed.into_iter().map(|c| c.row).zip(outcomes).collect();
     let done = state.clock.now();
     let retry = notifier.retry;
-    db::run(&state.pool, move |c| outbox::record(c, rows, done, retry)).await
+    db::run(&state.pool, move |c| {
+        outbox::record(c, rows.clone(), done, retry)
+    })
+    .await
 }

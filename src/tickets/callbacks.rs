@@ -329,7 +329,7 @@ pub struct ReassignInput {
 }
 
 /// The callback queue's filters.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QueueFilter {

@@ -161,7 +161,7 @@ pub struct Alert {
     pub merge_into: Option<TicketId>,
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertFilter {

@@ -80,7 +80,7 @@ pub struct FlagText {
     pub text: String,
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FlagFilter {

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::helpers::{spawn_app, Backend, PgDatabase, TestApp};
 
@@ -51,6 +52,23 @@ async fn service_recovers_when_postgres_connections_are_killed() {
         statuses.iter().all(|s| *s == StatusCode::OK),
         "{statuses:?}"
     );
+    // a write whose connections were all killed while idle: taken in once, not failed, not twice
+    let org = crate::tickets::org(&app).await;
+    kill(&app);
+    let created = join_all((0..4).map(|i| {
+        let mut body = crate::tickets::hotline_call(&org.category);
+        body["title"] = json!(format!("杀连接之后的来电 {i}"));
+        app.post("/api/v1/tickets", Some(&org.operator), body)
+    }))
+    .await;
+    for res in created {
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let found = app
+        .get("/api/v1/tickets?q=杀连接之后&limit=50", Some(&org.supervisor))
+        .await;
+    let found: serde_json::Value = found.json().await.expect("list");
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(4), "{found}");
 }
 
 type Columns = BTreeMap<String, BTreeMap<String, bool>>; // table -> column -> nullable
