@@ -2,6 +2,7 @@
 //! force then), paused while a return is under review, moved by an approved extension, and
 //! completed with how late they were.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -458,6 +459,22 @@ pub fn extend_handle(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The deadlines of a page of tickets, by ticket, oldest first (one query).
+pub fn for_tickets(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<DeadlineRow>>, AppError> {
+    let rows: Vec<DeadlineRow> = ticket_deadlines::table
+        .filter(ticket_deadlines::ticket_id.eq_any(ids))
+        .order(ticket_deadlines::id.asc())
+        .load(conn)?;
+    let mut map: HashMap<String, Vec<DeadlineRow>> = HashMap::new();
+    for row in rows {
+        map.entry(row.ticket_id.clone()).or_default().push(row);
+    }
+    Ok(map)
 }
 
 /// A ticket's deadlines from the JSON arrays a view query gathers (`reads::DEADLINES_JSON`):

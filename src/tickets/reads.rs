@@ -60,55 +60,36 @@ const DEADLINES_JSON: [&str; 2] = [
 
 type ViewRow = (TicketRow, String, String, Option<String>, Option<String>);
 
-/// The columns of `ViewRow`: the ticket, its co-handlers and deadlines as JSON, the names of
-/// its lead department and assignee; gathered by subqueries, so that a ticket or a whole page
-/// of them is one prepared query (`db::ConstSql`).
-#[allow(clippy::type_complexity)]
-fn view_columns(
-    conn: &DbConnection,
-) -> (
-    <tickets::table as diesel::Table>::AllColumns,
-    db::ConstSql<diesel::sql_types::Text>,
-    db::ConstSql<diesel::sql_types::Text>,
-    db::ConstSql<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
-    db::ConstSql<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
-) {
-    use crate::db::const_sql;
-    let dialect = usize::from(matches!(conn, DbConnection::Sqlite(_)));
-    (
-        tickets::all_columns,
-        const_sql(CO_JSON[dialect]),
-        const_sql(DEADLINES_JSON[dialect]),
-        const_sql("(SELECT d.name FROM departments d WHERE d.id = tickets.lead_department_id)"),
-        const_sql("(SELECT u.display_name FROM users u WHERE u.id = tickets.assignee_id)"),
-    )
-}
-
 /// A ticket with what its view needs, in one query; `None` when there is no such ticket.
 fn load_for_view(
     conn: &mut DbConnection,
     id: &str,
 ) -> Result<Option<(TicketRow, Vec<CoHandler>, Names)>, AppError> {
-    let columns = view_columns(conn);
+    use crate::db::const_sql;
+    use diesel::sql_types::{Nullable, Text};
+    let dialect = usize::from(matches!(conn, DbConnection::Sqlite(_)));
     let found: Option<ViewRow> = tickets::table
         .find(id)
-        .select(columns)
+        .select((
+            tickets::all_columns,
+            const_sql::<Text>(CO_JSON[dialect]),
+            const_sql::<Text>(DEADLINES_JSON[dialect]),
+            const_sql::<Nullable<Text>>(
+                "(SELECT d.name FROM departments d WHERE d.id = tickets.lead_department_id)",
+            ),
+            const_sql::<Nullable<Text>>(
+                "(SELECT u.display_name FROM users u WHERE u.id = tickets.assignee_id)",
+            ),
+        ))
         .first(conn)
         .optional()?;
-    let Some(found) = found else {
+    let Some((row, co_json, deadlines_json, lead_name, assignee_name)) = found else {
         return Ok(None);
     };
-    let mut names = Names::default();
-    let (row, co) = unpack(found, &mut names)?;
-    Ok(Some((row, co, names)))
-}
-
-/// A ticket and its co-handlers from a `ViewRow`; the names and deadlines go to `names`.
-fn unpack(found: ViewRow, names: &mut Names) -> Result<(TicketRow, Vec<CoHandler>), AppError> {
-    let (row, co_json, deadlines_json, lead_name, assignee_name) = found;
-    let bad = |what: &str, e: String| AppError::Internal(format!("ticket {}: {what}: {e}", row.id));
+    let bad = |what: &str, e: String| AppError::Internal(format!("ticket {id}: {what}: {e}"));
     let co_rows: Vec<(String, String, String)> =
         serde_json::from_str(&co_json).map_err(|e| bad("co-handlers", e.to_string()))?;
+    let mut names = Names::default();
     let co = co_rows
         .into_iter()
         .map(|(department_id, department_path, name)| {
@@ -128,28 +109,7 @@ fn unpack(found: ViewRow, names: &mut Names) -> Result<(TicketRow, Vec<CoHandler
     let deadlines = super::deadlines::rows_from_json(&row.id, &deadlines_json)
         .map_err(|e| bad("deadlines", e))?;
     names.deadlines.insert(row.id.clone(), deadlines);
-    Ok((row, co))
-}
-
-/// A ticket row with its co-handlers.
-type WithCo = (TicketRow, Vec<CoHandler>);
-
-/// A page of tickets loaded with `view_columns` (one query), unpacked: the rows with their
-/// co-handlers, and the names and deadlines of all of them.
-fn unpack_page(
-    conn: &mut DbConnection,
-    viewer: &Viewer,
-    found: Vec<ViewRow>,
-) -> Result<(Vec<WithCo>, Names), AppError> {
-    let mut names = Names::default();
-    let rows = found
-        .into_iter()
-        .map(|f| unpack(f, &mut names))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !rows.is_empty() {
-        names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
-    }
-    Ok((rows, names))
+    Ok(Some((row, co, names)))
 }
 
 /// A `report` seen by a department: the reporter's identity is never shown.
@@ -238,9 +198,8 @@ pub fn reveal(
     })
 }
 
-/// Display names of the departments and people a set of tickets or events refers to, with the
-/// tickets' deadlines: gathered by the page's one view query (`view_columns`), or for events
-/// loaded with one query per table for the whole page (never one per item).
+/// Display names of the departments and people a set of tickets or events refers to, loaded
+/// with one query per table for the whole page (never one per ticket).
 #[derive(Debug, Default)]
 pub(super) struct Names {
     departments: HashMap<String, String>,
@@ -252,6 +211,28 @@ pub(super) struct Names {
 }
 
 impl Names {
+    pub(super) fn for_tickets<'a>(
+        conn: &mut DbConnection,
+        viewer: &Viewer,
+        rows: impl IntoIterator<Item = (&'a TicketRow, &'a [CoHandler])>,
+    ) -> Result<Names, AppError> {
+        let mut departments = Vec::new();
+        let mut users = Vec::new();
+        let mut ids = Vec::new();
+        for (row, co) in rows {
+            departments.extend(row.lead_department_id.clone());
+            departments.extend(co.iter().map(|c| c.department_id.clone()));
+            users.extend(row.assignee_id.clone());
+            ids.push(row.id.clone());
+        }
+        let mut names = Names::load(conn, departments, users, Vec::new())?;
+        if !ids.is_empty() {
+            names.deadlines = super::deadlines::for_tickets(conn, &ids)?;
+            names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
+        }
+        Ok(names)
+    }
+
     pub(super) fn load(
         conn: &mut DbConnection,
         departments: Vec<String>,
@@ -588,14 +569,17 @@ pub fn list(
             query.order(tickets::id.asc())
         };
     }
-    let columns = view_columns(conn);
-    let found: Vec<ViewRow> = query.select(columns).limit(page.fetch_limit()).load(conn)?;
-    let (rows, names) = unpack_page(conn, viewer, found)?;
-    let key = |(r, _): &WithCo| match (by_due, r.next_due_at) {
+    let rows: Vec<TicketRow> = query.limit(page.fetch_limit()).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let co = co_handlers(conn, &ids)?;
+    let none: Vec<CoHandler> = Vec::new();
+    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
+    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let key = |r: &TicketRow| match (by_due, r.next_due_at) {
         (true, Some(due)) => vec![crate::pagination::time_key(due), r.id.clone()],
         _ => vec![r.id.clone()],
     };
-    Ok(Page::from_rows(rows, page, key).map(|(row, co)| view(&row, &co, viewer, &names)))
+    Ok(Page::from_rows(rows, page, key).map(|row| view(&row, co_of(&row.id), viewer, &names)))
 }
 
 /// The event log of a ticket, oldest first; internal notes are shown to staff only.
@@ -664,21 +648,23 @@ pub fn similar(
     if let Some(after) = page.after_key()? {
         query = query.filter(tickets::id.lt(after.to_string()));
     }
-    let columns = view_columns(conn);
-    let found: Vec<ViewRow> = query
+    let rows: Vec<TicketRow> = query
         .order(tickets::id.desc())
-        .select(columns)
         .limit(page.fetch_limit())
         .load(conn)?;
-    let (rows, names) = unpack_page(conn, viewer, found)?;
-    let mut page = Page::from_rows(rows, page, |(r, _)| vec![r.id.clone()]);
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let co = co_handlers(conn, &ids)?;
+    let none: Vec<CoHandler> = Vec::new();
+    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
+    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let mut page = Page::from_rows(rows, page, |r| vec![r.id.clone()]);
     // the cursor follows the query; a ticket the viewer may not see is left out of the items
     let items = std::mem::take(&mut page.items)
         .into_iter()
-        .filter(|(r, co)| state::can_see(&viewer.actor, &facts(r, co)))
+        .filter(|r| state::can_see(&viewer.actor, &facts(r, co_of(&r.id))))
         .collect();
     page.items = items;
-    Ok(page.map(|(r, co)| view(&r, &co, viewer, &names)))
+    Ok(page.map(|r| view(&r, co_of(&r.id), viewer, &names)))
 }
 
 pub fn access_log(
