@@ -300,10 +300,11 @@ pub fn migrations_current(conn: &mut DbConnection) -> Result<bool, AppError> {
 /// waits on the database.
 ///
 /// A connection is not pinged when it is checked out (that was a round trip per request).
-/// Instead, when `f` fails and its connection was found closed before any of its statements
-/// succeeded (PostgreSQL restarted, an administrator ended the session), nothing `f` did took
-/// effect: the dead connection is dropped and `f` runs again on another one. So `f` may run
-/// more than once, but only after an attempt of which the database saw nothing.
+/// Instead, when `f` fails because its first statement — `BEGIN` or a `SELECT` — found the
+/// connection closed (PostgreSQL restarted, an administrator ended the session), nothing `f`
+/// did took effect: the dead connection is dropped and `f` runs again on another one (see
+/// `watch` for what is never retried). So `f` may run more than once, but only after an
+/// attempt of which the database saw nothing.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where
     F: FnMut(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
@@ -381,6 +382,13 @@ fn checkout(pool: &Pool) -> Result<PooledConnection, AppError> {
 /// Which statements of a check-out succeeded, and whether one found its connection closed:
 /// diesel's instrumentation reports every statement (`BEGIN` included) to `Watch`, which
 /// keeps the tally for the thread running it (a checked-out connection stays on one thread).
+///
+/// A closed connection allows a retry only when the statement that found it closed could not
+/// have changed anything — `BEGIN` or a `SELECT`. An insert outside a transaction that fails
+/// with a closed connection may have been committed before the reply was lost; it is never
+/// retried. Retries stop after the pool's size plus one attempts (every pooled connection may
+/// have died at once), which also bounds how often a `SELECT` that itself brings the server
+/// down is sent again.
 mod watch {
     use std::cell::Cell;
 
@@ -390,20 +398,30 @@ mod watch {
     thread_local! {
         static SUCCEEDED: Cell<u64> = const { Cell::new(0) };
         static CLOSED: Cell<bool> = const { Cell::new(false) };
+        static RETRYABLE: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Installed on every PostgreSQL connection.
+    /// Installed on every PostgreSQL connection when it is opened.
     #[derive(Debug)]
     pub struct Watch;
 
     impl Instrumentation for Watch {
         fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-            if let InstrumentationEvent::FinishQuery { error, .. } = event {
-                match error {
-                    None => SUCCEEDED.set(SUCCEEDED.get().wrapping_add(1)),
-                    Some(e) if is_closed(e) => CLOSED.set(true),
-                    Some(_) => {}
+            let InstrumentationEvent::FinishQuery { query, error, .. } = event else {
+                return;
+            };
+            match error {
+                None => SUCCEEDED.set(SUCCEEDED.get().wrapping_add(1)),
+                Some(e) if is_closed(e) => {
+                    CLOSED.set(true);
+                    // the text is formatted only on this rare path
+                    let text = query.to_string();
+                    let head: String = text.trim_start().chars().take(6).collect();
+                    let head = head.to_ascii_uppercase();
+                    let harmless = head.starts_with("BEGIN") || head == "SELECT";
+                    RETRYABLE.set(harmless);
                 }
+                Some(_) => {}
             }
         }
     }
@@ -426,14 +444,17 @@ mod watch {
     impl Attempt {
         pub fn start() -> Attempt {
             CLOSED.set(false);
+            RETRYABLE.set(false);
             Attempt {
                 succeeded: SUCCEEDED.get(),
             }
         }
 
-        /// The connection was found closed and no statement had succeeded on it before.
+        /// The connection was found closed by a statement that changed nothing (`BEGIN` or a
+        /// `SELECT`) and no statement of this attempt had succeeded: the database saw nothing
+        /// of it.
         pub fn closed_before_any_statement(&self) -> bool {
-            CLOSED.get() && SUCCEEDED.get() == self.succeeded
+            CLOSED.get() && RETRYABLE.get() && SUCCEEDED.get() == self.succeeded
         }
     }
 

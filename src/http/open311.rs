@@ -126,7 +126,7 @@ pub async fn get(
 
 /// A citizen's photo sent with a request (the `media_url` of the request).
 async fn media(state: &AppState, id: String) -> HttpResponse {
-    let found = db::run(&state.pool, move |c| Ok(open311::media(c, &id))).await;
+    let found = db::run_once(&state.pool, move |c| Ok(open311::media(c, &id))).await;
     let (sha, content_type) = match found {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => return error(Format::Xml, e),

@@ -54,6 +54,11 @@ async fn service_recovers_when_postgres_connections_are_killed() {
     );
     // a write whose connections were all killed while idle: taken in once, not failed, not twice
     let org = crate::tickets::org(&app).await;
+    // the operator's session is cached now: each intake's first statement is its BEGIN
+    assert_eq!(
+        app.get("/api/v1/me", Some(&org.operator)).await.status(),
+        StatusCode::OK
+    );
     kill(&app);
     let created = join_all((0..4).map(|i| {
         let mut body = crate::tickets::hotline_call(&org.category);
@@ -65,7 +70,10 @@ async fn service_recovers_when_postgres_connections_are_killed() {
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     let found = app
-        .get("/api/v1/tickets?q=杀连接之后&limit=50", Some(&org.supervisor))
+        .get(
+            "/api/v1/tickets?q=杀连接之后&limit=50",
+            Some(&org.supervisor),
+        )
         .await;
     let found: serde_json::Value = found.json().await.expect("list");
     assert_eq!(found["items"].as_array().map(Vec::len), Some(4), "{found}");
