@@ -317,9 +317,12 @@ function bars(points) {
 const pct = (r) => (r && r.denominator ? `${((100 * r.numerator) / r.denominator).toFixed(1)}%` : "—");
 
 async function dashboardPage() {
+  // periods are calendar dates where the hotline works: the browser's own date (en-CA writes
+  // YYYY-MM-DD), not UTC's, which is a day behind in China from 00:00 to 08:00
+  const localDate = (d) => d.toLocaleDateString("en-CA");
   const today = new Date();
-  const from = sessionStorage.getItem("from") || new Date(today.getTime() - 29 * 864e5).toISOString().slice(0, 10);
-  const to = sessionStorage.getItem("to") || today.toISOString().slice(0, 10);
+  const from = sessionStorage.getItem("from") || localDate(new Date(today.getTime() - 29 * 864e5));
+  const to = sessionStorage.getItem("to") || localDate(today);
   const [overdue, ind, audit, hot, flags] = await Promise.all([
     api("GET", "/api/v1/tickets/overdue-summary"),
     api("GET", `/api/v1/stats/indicators?from=${from}&to=${to}`),

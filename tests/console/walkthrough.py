@@ -43,7 +43,10 @@ def browser():
         if os.path.exists(binary):
             options.binary_location = binary
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+    # the browser of a county's staff: in China's time zone, whatever the machine's
+    service = webdriver.ChromeService(
+        executable_path="/usr/bin/chromedriver", env={**os.environ, "TZ": "Asia/Shanghai"}
+    )
     return webdriver.Chrome(options=options, service=service)
 
 
