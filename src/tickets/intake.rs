@@ -103,6 +103,21 @@ struct Draft {
 }
 
 /// Validates the input and builds the row of a new ticket (status `registered`).
+/// A category and a region by their ids, in one statement; `None` when either is missing.
+fn category_and_region(
+    conn: &mut DbConnection,
+    category: &CategoryId,
+    region: &RegionId,
+) -> Result<Option<(catalogue::CategoryRow, regions::RegionRow)>, AppError> {
+    use crate::db::schema::{categories, regions as region_table};
+    Ok(categories::table
+        .inner_join(region_table::table.on(region_table::id.eq(region.as_str())))
+        .filter(categories::id.eq(category.as_str()))
+        .select((categories::all_columns, region_table::all_columns))
+        .first(conn)
+        .optional()?)
+}
+
 fn build_row(
     conn: &mut DbConnection,
     input: &NewTicket,
@@ -129,9 +144,18 @@ fn build_row(
         validate::name("address", address, 500)?;
     }
     let answers = input.attributes.clone().unwrap_or_default();
-    let category = match &input.category_id {
-        Some(c) => Some(catalogue::referenced(conn, "category_id", c)?),
-        None => None,
+    // the usual call names both: one statement reads them (each alone says which is missing)
+    let mut named_region = None;
+    let category = match (&input.category_id, &input.region_id) {
+        (Some(c), Some(r)) => match category_and_region(conn, c, r)? {
+            Some((category, region)) => {
+                named_region = Some(region);
+                Some(category)
+            }
+            None => Some(catalogue::referenced(conn, "category_id", c)?),
+        },
+        (Some(c), None) => Some(catalogue::referenced(conn, "category_id", c)?),
+        (None, _) => None,
     };
     let own_limits = category
         .as_ref()
@@ -154,7 +178,10 @@ fn build_row(
         (_, Some(_), None) | (_, None, Some(_)) => {
             return Err(AppError::validation("lat, lng: give both or neither"))
         }
-        (Some(r), _, _) => Some(regions::referenced(conn, "region_id", r)?),
+        (Some(r), _, _) => match named_region {
+            Some(region) => Some(region),
+            None => Some(regions::referenced(conn, "region_id", r)?),
+        },
         (None, Some(lat), Some(lng)) => regions::resolve(conn, lat, lng)?,
         (None, None, None) => None,
     };

@@ -880,6 +880,35 @@ async fn refusals(app: TestApp) {
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let res = app.post("/api/v1/tickets", Some(&o.operator), json!({"title": "t", "description": "x", "kind": "help", "citizen": {"phone": "call me"}})).await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    // a category and a region named together: read in one statement, each refused by name
+    let region = create(
+        &app,
+        &o.admin,
+        "/api/v1/regions",
+        json!({"code": "370783101000", "name": "化龙镇", "level": "town"}),
+    )
+    .await;
+    let missing = "01900000-0000-7000-8000-000000000000";
+    for (category, region_id, field) in [
+        (o.category.as_str(), missing, "region_id"),
+        (missing, region.as_str(), "category_id"),
+    ] {
+        let mut body = hotline_call(category);
+        body["region_id"] = json!(region_id);
+        let res = app.post("/api/v1/tickets", Some(&o.operator), body).await;
+        let error = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(field)),
+            "{error}"
+        );
+    }
+    let mut body = hotline_call(&o.category);
+    body["region_id"] = json!(region);
+    let created = new_ticket(&app, &o.operator, body).await;
+    assert_eq!(created["region_id"], json!(region));
+    assert_eq!(created["category_id"], json!(o.category));
 }
 
 pub async fn client_key(app: &TestApp, admin: &str, scopes: Value) -> String {
