@@ -166,10 +166,31 @@ pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<usize, AppError
         .filter(departments::parent_id.is_not_null())
         .count()
         .get_result(conn)?;
-    fill_where(conn, 0, n, departments, "parent_id IS NOT NULL")?;
+    // in slices, the SQLite WAL copied back and emptied after each (the service's connections
+    // checkpoint only now and then): one statement over a million rows grew it past 1.6 GB
+    const SLICE: usize = 100_000;
+    for from in (0..n).step_by(SLICE) {
+        insert_where(
+            conn,
+            from,
+            (from + SLICE).min(n),
+            departments,
+            "parent_id IS NOT NULL",
+        )?;
+        checkpoint(conn)?;
+    }
     crate::tickets::search::index_missing(conn, 5000)?;
+    checkpoint(conn)?;
     analyze(conn)?;
     Ok(n)
+}
+
+/// SQLite: copies the WAL back into the database and truncates it. PostgreSQL: nothing.
+fn checkpoint(conn: &mut DbConnection) -> Result<(), AppError> {
+    if conn.backend() == Backend::Sqlite {
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    }
+    Ok(())
 }
 
 /// Titles and descriptions the fill cycles through (one in eight speaks of 停水).
@@ -206,6 +227,18 @@ const TEXTS: [(&str, &str); 8] = [
 ];
 
 fn fill_where(
+    conn: &mut DbConnection,
+    from: usize,
+    to: usize,
+    departments: i64,
+    department_filter: &str,
+) -> Result<(), AppError> {
+    insert_where(conn, from, to, departments, department_filter)?;
+    analyze(conn)
+}
+
+/// Tickets `from + 1 ..= to` with their deadlines and events (see `fill`), no statistics.
+fn insert_where(
     conn: &mut DbConnection,
     from: usize,
     to: usize,
@@ -300,7 +333,7 @@ fn fill_where(
     );
     conn.batch_execute(&tickets)?;
     conn.batch_execute(&deadlines)?;
-    analyze(conn)
+    Ok(())
 }
 
 /// Fresh planner statistics (and, on PostgreSQL, a vacuumed visibility map, so that index-only
