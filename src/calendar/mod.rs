@@ -166,16 +166,16 @@ pub struct Calendar {
     days: DayIndex,
 }
 
-/// Every day from 1 January of the first year with data to 31 December of the last: whether it
-/// is worked, and how many worked days come before it. Built from `years` whenever they change,
-/// so that the working time between two instants costs two look-ups, not a walk over every day
-/// between them (a ticket overdue for months is shown in every queue page).
+/// Every day from 1 January of the first year with data to 31 December of the last, with the
+/// number of worked days before it. Built from `years` whenever they change, so that the
+/// working time between two instants costs two look-ups, not a walk over every day between
+/// them (a ticket overdue for months is shown in every queue page).
 #[derive(Debug, Clone, Default)]
 struct DayIndex {
     first: Option<NaiveDate>,
-    /// Per day: worked (a year without data counts as not worked; callers check the years).
-    worked: Vec<bool>,
-    /// `before[i]`: worked days among the days before day `i` (one entry more than `worked`).
+    /// `before[i]`: worked days among the days before day `i`, one entry past the last day; day
+    /// `i` is worked when `before[i + 1] > before[i]` (a year without data counts as not
+    /// worked; callers check the years).
     before: Vec<u32>,
 }
 
@@ -190,18 +190,15 @@ impl DayIndex {
         ) else {
             return DayIndex::default();
         };
-        let mut worked = Vec::new();
         let mut before = vec![0u32];
         let mut day = start;
         while day <= end {
-            let w = years.get(&day.year()).is_some_and(|y| worked_in(y, day));
-            before.push(before.last().copied().unwrap_or(0) + u32::from(w));
-            worked.push(w);
+            let worked = years.get(&day.year()).is_some_and(|y| worked_in(y, day));
+            before.push(before.last().copied().unwrap_or(0) + u32::from(worked));
             day += Duration::days(1);
         }
         DayIndex {
             first: Some(start),
-            worked,
             before,
         }
     }
@@ -210,7 +207,11 @@ impl DayIndex {
         let offset = (day - self.first?).num_days();
         usize::try_from(offset)
             .ok()
-            .filter(|i| *i < self.worked.len())
+            .filter(|i| i + 1 < self.before.len())
+    }
+
+    fn worked(&self, i: usize) -> bool {
+        self.before[i + 1] > self.before[i]
     }
 }
 
@@ -268,7 +269,7 @@ impl Calendar {
     /// Whether the local date is worked.
     pub fn is_working_day(&self, day: NaiveDate) -> Result<bool, CalendarError> {
         self.check_years(day.year(), day.year())?;
-        Ok(self.days.position(day).is_some_and(|i| self.days.worked[i]))
+        Ok(self.days.position(day).is_some_and(|i| self.days.worked(i)))
     }
 
     /// Every year from `first` to `last` has data, else the first one without.

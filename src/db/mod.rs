@@ -7,7 +7,8 @@
 //! diesel's `R2D2Connection`: a connection left inside a transaction (its holder panicked) or
 //! with a failed one is broken and dropped. A check-out does not ping (a round trip per
 //! request); a dead PostgreSQL connection is noticed by the statement that finds it closed, and
-//! work that failed there before anything took effect runs again on another (`run`). The SQLite pragmas are a `CustomizeConnection`.
+//! work that failed there before anything took effect runs again on another (`run`). The SQLite
+//! pragmas are a `CustomizeConnection`.
 //! Backend-specific SQL (advisory locks, row locks, pragmas) lives in this module and nowhere else.
 
 pub mod schema;
@@ -125,7 +126,8 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
-    /// Not run at check-out (`test_on_check_out` is off: see `run`), only by r2d2 itself.
+    /// r2d2 calls this at check-out only with `test_on_check_out`, which is off (see `run`);
+    /// `run_once` pings by itself.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         match conn {
             DbConnection::Pg(_) => conn.ping().map_err(r2d2::Error::QueryError),
@@ -316,8 +318,10 @@ where
         .map_err(|_| AppError::Internal("database task was cancelled".into()))?
 }
 
-/// `run` on the calling thread (for blocking code such as the command line and the jobs).
-pub fn with_connection<T, F>(pool: &Pool, mut f: F) -> Result<T, AppError>
+/// The body of `run`, on its blocking thread. Whether an attempt is run again depends on what
+/// its connection saw, not on what `f` made of it (a caller may turn a database error into an
+/// answer of its own, as Open311's do).
+fn with_connection<T, F>(pool: &Pool, mut f: F) -> Result<T, AppError>
 where
     F: FnMut(&mut DbConnection) -> Result<T, AppError>,
 {
@@ -327,19 +331,21 @@ where
     loop {
         let mut conn = checkout(pool)?;
         let watch = watch::Attempt::start();
-        match f(&mut conn) {
-            Err(e) if attempt < attempts && watch.closed_before_any_statement() => {
-                tracing::info!(error = %e, attempt,
-                    "database connection found closed before its first statement; retrying");
-                attempt += 1;
-            }
-            result => return result,
+        let result = f(&mut conn);
+        if attempt < attempts && watch.closed_before_any_statement() {
+            tracing::info!(
+                attempt,
+                "database connection found closed before its first statement; retrying"
+            );
+            attempt += 1;
+        } else {
+            return result;
         }
     }
 }
 
 /// `run` for work that consumes what it is given (uploaded files): it cannot run twice, so
-/// its connection is pinged first, as a check-out used to do.
+/// its connection is pinged first instead.
 pub async fn run_once<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
@@ -359,7 +365,7 @@ fn live_connection(pool: &Pool) -> Result<PooledConnection, AppError> {
     let mut last = None;
     for _ in 0..=pool.max_size() {
         let mut conn = checkout(pool)?;
-        watch::Attempt::start();
+        watch::forget();
         match &mut *conn {
             DbConnection::Pg(pg) => match pg.ping() {
                 Ok(()) => return Ok(conn),
@@ -441,10 +447,15 @@ mod watch {
         succeeded: u64,
     }
 
+    /// Forgets what an earlier check-out on this thread saw.
+    pub fn forget() {
+        CLOSED.set(false);
+        RETRYABLE.set(false);
+    }
+
     impl Attempt {
         pub fn start() -> Attempt {
-            CLOSED.set(false);
-            RETRYABLE.set(false);
+            forget();
             Attempt {
                 succeeded: SUCCEEDED.get(),
             }

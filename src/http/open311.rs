@@ -39,9 +39,10 @@ fn query_params(req: &HttpRequest) -> Params {
 /// Runs a database use-case and renders its document (or its error).
 async fn answer<F>(state: &AppState, format: Format, root: &'static str, f: F) -> HttpResponse
 where
-    F: FnOnce(&mut crate::db::DbConnection) -> Result<Node, Open311Error> + Send + 'static,
+    F: FnMut(&mut crate::db::DbConnection) -> Result<Node, Open311Error> + Send + 'static,
 {
-    let result = db::run_once(&state.pool, move |c| Ok(f(c))).await;
+    let mut f = f;
+    let result = db::run(&state.pool, move |c| Ok(f(c))).await;
     match result {
         Ok(Ok(node)) => respond(format, 200, root, &node),
         Ok(Err(e)) => error(format, e),
@@ -126,7 +127,7 @@ pub async fn get(
 
 /// A citizen's photo sent with a request (the `media_url` of the request).
 async fn media(state: &AppState, id: String) -> HttpResponse {
-    let found = db::run_once(&state.pool, move |c| Ok(open311::media(c, &id))).await;
+    let found = db::run(&state.pool, move |c| Ok(open311::media(c, &id))).await;
     let (sha, content_type) = match found {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => return error(Format::Xml, e),

@@ -102,7 +102,6 @@ struct Draft {
     cluster: Option<String>,
 }
 
-/// Validates the input and builds the row of a new ticket (status `registered`).
 /// A category and a region by their ids, in one statement; `None` when either is missing.
 fn category_and_region(
     conn: &mut DbConnection,
@@ -118,6 +117,7 @@ fn category_and_region(
         .optional()?)
 }
 
+/// Validates the input and builds the row of a new ticket (status `registered`).
 fn build_row(
     conn: &mut DbConnection,
     input: &NewTicket,
