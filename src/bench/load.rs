@@ -187,6 +187,11 @@ impl Server {
         ))
     }
 
+    /// The server's resident memory now and its peak so far, in MiB.
+    fn rss(&self) -> Option<(f64, f64)> {
+        Some((self.memory_mib("VmRSS:")?, self.memory_mib("VmHWM:")?))
+    }
+
     /// A memory figure of the server process (`VmHWM:`, `RssAnon:`, ...), in MiB.
     fn memory_mib(&self, field: &str) -> Option<f64> {
         super::stats::status_kib_of(&format!("/proc/{}/status", self.child.id()), field)
@@ -292,8 +297,9 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
         ));
     }
     let (categories, regions) = (Arc::new(categories), Arc::new(regions));
-    let mut rows: Vec<(String, usize, Measured)> = Vec::new();
-    let mut pages: Vec<(&str, usize, Measured, f64)> = Vec::new();
+    // each with the server's RSS after it and its peak so far, to see which path raised it
+    let mut rows: Vec<(String, usize, Measured, Option<(f64, f64)>)> = Vec::new();
+    let mut pages: Vec<(&str, usize, Measured, f64, Option<(f64, f64)>)> = Vec::new();
     for &c in &options.concurrency {
         // intake; the tickets made are then dispatched and signed
         let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -332,7 +338,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             }
         })
         .await;
-        rows.push(("intake POST /api/v1/tickets".into(), c, m));
+        rows.push(("intake POST /api/v1/tickets".into(), c, m, server.rss()));
         let made: Vec<String> = made.lock().map(|m| m.clone()).unwrap_or_default();
         let made = Arc::new(made);
         let m = drive(c, options.seconds, made.len(), {
@@ -353,7 +359,12 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
         })
         .await;
         let dispatched = m.done;
-        rows.push(("dispatch POST /tickets/{id}/dispatch".into(), c, m));
+        rows.push((
+            "dispatch POST /tickets/{id}/dispatch".into(),
+            c,
+            m,
+            server.rss(),
+        ));
         let m = drive(c, options.seconds, dispatched, {
             let (http, base, token, made) = (
                 client.http.clone(),
@@ -370,7 +381,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
             }
         })
         .await;
-        rows.push(("sign POST /tickets/{id}/sign".into(), c, m));
+        rows.push(("sign POST /tickets/{id}/sign".into(), c, m, server.rss()));
         for (label, token, among) in [
             (
                 "GET /tickets/{id} as operator",
@@ -390,7 +401,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
                 }
             })
             .await;
-            rows.push((label.into(), c, m));
+            rows.push((label.into(), c, m, server.rss()));
         }
         for (label, path, token) in [
             (
@@ -404,12 +415,27 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
                 water.clone(),
             ),
             (
-                "search q=停水 (50)",
+                "search q=停水 (ranked, 50 hits)",
+                "/api/v1/tickets/search?q=%E5%81%9C%E6%B0%B4&limit=50",
+                operator.clone(),
+            ),
+            (
+                "search q=停水三天 (phrase, ranked, 50 hits)",
+                "/api/v1/tickets/search?q=%E5%81%9C%E6%B0%B4%E4%B8%89%E5%A4%A9&limit=50",
+                operator.clone(),
+            ),
+            (
+                "search q=停水 as department (ranked, 50 hits)",
+                "/api/v1/tickets/search?q=%E5%81%9C%E6%B0%B4&limit=50",
+                water.clone(),
+            ),
+            (
+                "list ?q=停水, first page of 50",
                 "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4&limit=50",
                 operator.clone(),
             ),
             (
-                "search q=停水三天 (phrase, 50)",
+                "list ?q=停水三天, first page of 50",
                 "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4%E4%B8%89%E5%A4%A9&limit=50",
                 operator.clone(),
             ),
@@ -419,7 +445,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
                 move |_| ok(http.get(&url).bearer_auth(&token))
             })
             .await;
-            rows.push((label.into(), c, m));
+            rows.push((label.into(), c, m, server.rss()));
         }
         // a page of the whole table (a supervisor sees every ticket), first and deep, beside
         // the bare SELECT of the same rows
@@ -458,7 +484,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
                         .map_err(|_| AppError::Internal("bare select cancelled".into()))??
                 }
             };
-            pages.push((label, c, m, bare));
+            pages.push((label, c, m, bare, server.rss()));
         }
     }
 
@@ -489,35 +515,42 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     }
     let _ = writeln!(
         report,
-        "\n| path | c | rate /s | × ceiling | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|"
+        "\n| path | c | rate /s | × ceiling | p50 ms | p99 ms | errors | server RSS after / peak, MiB |\n|---|---|---|---|---|---|---|---|"
     );
-    for (label, c, m) in &rows {
+    let mib = |v: &Option<(f64, f64)>| {
+        v.map_or("-".to_string(), |(now, peak)| {
+            format!("{now:.0} / {peak:.0}")
+        })
+    };
+    for (label, c, m, rss) in &rows {
         let ceiling = ceilings
             .iter()
             .find(|(cc, _)| cc == c)
             .map_or(0.0, |(_, t)| *t);
         let _ = writeln!(
             report,
-            "| {label} | {c} | {:.0} | {:.2} | {:.1} | {:.1} | {} |",
+            "| {label} | {c} | {:.0} | {:.2} | {:.1} | {:.1} | {} | {} |",
             m.rate(),
             m.rate() / ceiling.max(1e-9),
             m.pct(0.50),
             m.pct(0.99),
-            m.errors
+            m.errors,
+            mib(rss)
         );
     }
     let _ = writeln!(
         report,
-        "\n| page of 50 of all tickets (supervisor) | c | HTTP /s | bare SELECT /s | HTTP ÷ bare | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|"
+        "\n| page of 50 of all tickets (supervisor) | c | HTTP /s | bare SELECT /s | HTTP ÷ bare | p50 ms | p99 ms | server RSS after / peak, MiB |\n|---|---|---|---|---|---|---|---|"
     );
-    for (label, c, m, bare) in &pages {
+    for (label, c, m, bare, rss) in &pages {
         let _ = writeln!(
             report,
-            "| {label} | {c} | {:.0} | {bare:.0} | {:.2} | {:.1} | {:.1} |",
+            "| {label} | {c} | {:.0} | {bare:.0} | {:.2} | {:.1} | {:.1} | {} |",
             m.rate(),
             m.rate() / bare.max(1e-9),
             m.pct(0.50),
             m.pct(0.99),
+            mib(rss)
         );
     }
     if let Some(peak) = server.memory_mib("VmHWM:") {

@@ -356,6 +356,18 @@ pub fn list(
     filter: &TicketFilter,
     page: &PageRequest,
 ) -> Result<Page<Ticket>, AppError> {
+    list_within(conn, viewer, filter, page, None)
+}
+
+/// `list`, with the text query `q` (if any) looked for only among the `window` most recently
+/// indexed matches on SQLite (see `search::matches`); `None` looks among all.
+pub(super) fn list_within(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    page: &PageRequest,
+    window: Option<i64>,
+) -> Result<Page<Ticket>, AppError> {
     let mut query = tickets::table.into_boxed();
     // visibility
     let supervisor =
@@ -497,7 +509,12 @@ pub fn list(
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // through the full-text index; a one-character query scans (docs/api.md "Search")
         match super::search::query_tokens(q) {
-            Some(tokens) => query = query.filter(super::search::matches(conn, &tokens)),
+            Some(tokens) => {
+                let department = (!supervisor && viewer.is_department_user())
+                    .then(|| viewer.actor.department_id.as_ref().map(|d| d.as_str()))
+                    .flatten();
+                query = query.filter(super::search::matches(conn, &tokens, window, department))
+            }
             None => {
                 let pattern = crate::db::contains_pattern(q);
                 query = query.filter(

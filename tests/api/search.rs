@@ -11,7 +11,12 @@ use crate::helpers::{assert_error, JsonOk, TestApp};
 use crate::on_both_backends;
 use crate::tickets::{act, new_ticket, org};
 
-on_both_backends!(search_equals_a_full_scan, ranked_search_with_highlights);
+on_both_backends!(
+    search_equals_a_full_scan,
+    ranked_search_with_highlights,
+    a_narrow_viewer_finds_older_matches,
+    search_follows_who_may_see_a_ticket,
+);
 
 const TEXTS: &[(&str, &str)] = &[
     (
@@ -151,4 +156,168 @@ async fn ranked_search_with_highlights(app: TestApp) {
         .get("/api/v1/tickets/search?q=", Some(&o.operator))
         .await;
     assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+/// Tickets the department cannot see, put straight into the tables (and the search index): each
+/// titled `停水 <n>`, newer than every ticket taken in before.
+async fn unseen_matches(app: &TestApp, n: usize) {
+    use diesel::connection::SimpleConnection;
+    hotline::db::run(&app.state.pool, move |c| {
+        let rows: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "('zz{i:05}', 'ZZ{i:05}', 'hotline', 'help', 'normal', 'registered', '{{}}', \
+                     '停水 {i}', '小区停水', false, false, 1, '2030-01-01 00:00:00', \
+                     '2030-01-01 00:00:00')"
+                )
+            })
+            .collect();
+        c.batch_execute(&format!(
+            "INSERT INTO tickets (id, number, channel, kind, urgency, status, attributes, title, \
+             description, anonymous, confidential, version, created_at, updated_at) VALUES {}",
+            rows.join(", ")
+        ))?;
+        hotline::tickets::search::index_missing(c, 1000)
+    })
+    .await
+    .expect("fill");
+}
+
+/// A department's one match lies behind thousands of newer ones it may not see: the search
+/// still finds it (on SQLite it looks among the newest matches first and widens the window).
+async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
+    let o = org(&app).await;
+    let theirs = new_ticket(
+        &app,
+        &o.operator,
+        json!({"category_id": o.category, "title": "停水三天", "description": "水管破裂"}),
+    )
+    .await;
+    act(
+        &app,
+        &o.dispatcher,
+        &theirs,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    unseen_matches(&app, 2500).await;
+    let q = urlencoding("停水");
+    let hits: Value = app
+        .get(
+            &format!("/api/v1/tickets/search?q={q}"),
+            Some(&o.water_staff),
+        )
+        .await
+        .json_ok()
+        .await;
+    let ids: Vec<&Value> = hits
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| &h["ticket"]["id"])
+        .collect();
+    assert_eq!(ids, vec![&theirs["id"]]);
+    // the hotline sees them all: the newest first among equal scores
+    let all: Value = app
+        .get(
+            &format!("/api/v1/tickets/search?q={q}&limit=100"),
+            Some(&o.operator),
+        )
+        .await
+        .json_ok()
+        .await;
+    let all = all.as_array().expect("hits");
+    assert_eq!(all.len(), 100);
+    assert_eq!(all[0]["ticket"]["number"], "ZZ02499");
+    // a phrase that only the department's ticket holds is found at once
+    let phrase: Value = app
+        .get(
+            &format!("/api/v1/tickets/search?q={}", urlencoding("停水三天")),
+            Some(&o.water_staff),
+        )
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(phrase.as_array().map(Vec::len), Some(1));
+}
+
+async fn search_numbers(app: &TestApp, token: &str, q: &str) -> BTreeSet<String> {
+    let hits: Value = app
+        .get(
+            &format!("/api/v1/tickets/search?q={}&limit=100", urlencoding(q)),
+            Some(token),
+        )
+        .await
+        .json_ok()
+        .await;
+    hits.as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["ticket"]["number"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// A department finds what it may see and nothing else, as the ticket's departments and
+/// co-handlers change (on PostgreSQL the index keeps who may see each ticket beside its text).
+async fn search_follows_who_may_see_a_ticket(app: TestApp) {
+    let o = org(&app).await;
+    let shared = new_ticket(
+        &app,
+        &o.operator,
+        json!({"category_id": o.category, "title": "停水共办", "description": "两个部门"}),
+    )
+    .await;
+    // confidential tickets are taken in and dispatched by supervisors
+    let secret = new_ticket(
+        &app,
+        &o.supervisor,
+        json!({"category_id": o.category, "title": "停水保密", "description": "仅牵头部门",
+               "confidential": true}),
+    )
+    .await;
+    let number = |t: &Value| t["number"].as_str().expect("number").to_string();
+    let set = |v: &[&Value]| v.iter().map(|t| number(t)).collect::<BTreeSet<String>>();
+    // nobody's yet: departments find nothing
+    assert!(search_numbers(&app, &o.water_staff, "停水")
+        .await
+        .is_empty());
+    for (t, by) in [(&shared, &o.dispatcher), (&secret, &o.supervisor)] {
+        act(
+            &app,
+            by,
+            t,
+            "dispatch",
+            json!({"department_id": o.water, "co_department_ids": [o.east]}),
+        )
+        .await;
+    }
+    assert_eq!(
+        search_numbers(&app, &o.water_staff, "停水").await,
+        set(&[&shared, &secret])
+    );
+    // the co-handler sees the shared ticket, not the confidential one
+    assert_eq!(
+        search_numbers(&app, &o.east_staff, "停水").await,
+        set(&[&shared])
+    );
+    assert!(search_numbers(&app, &o.edu_staff, "停水").await.is_empty());
+    assert_eq!(
+        search_numbers(&app, &o.operator, "停水").await,
+        set(&[&shared])
+    );
+    assert_eq!(
+        search_numbers(&app, &o.supervisor, "停水").await,
+        set(&[&shared, &secret])
+    );
+    // the list's q filter agrees
+    let listed: Value = app
+        .get(
+            &format!("/api/v1/tickets?q={}", urlencoding("停水")),
+            Some(&o.east_staff),
+        )
+        .await
+        .json_ok()
+        .await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }

@@ -1,0 +1,10 @@
+DROP TRIGGER ticket_co_handlers_search_scope ON ticket_co_handlers;
+DROP FUNCTION ticket_search_scope_of_co_handler();
+DROP TRIGGER tickets_search_scope_au ON tickets;
+DROP FUNCTION ticket_search_scope_of_ticket();
+DROP TRIGGER ticket_search_scope_bi ON ticket_search;
+DROP FUNCTION ticket_search_scope_on_insert();
+DROP INDEX ticket_search_tokens_scope;
+CREATE INDEX ticket_search_tokens ON ticket_search USING GIN (tokens);
+ALTER TABLE ticket_search DROP COLUMN scope;
+DROP FUNCTION ticket_search_scope(TEXT);
