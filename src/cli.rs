@@ -86,6 +86,10 @@ pub enum Command {
         /// Concurrency levels, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1,8")]
         concurrency: Vec<usize>,
+        /// Measure again on a database an earlier run filled (`--database-url`), without
+        /// filling it; its demo users get new passwords.
+        #[arg(long, requires = "database_url")]
+        again: bool,
     },
     /// Measure bulk import and routing on generated data in a scratch database.
     Bench {
@@ -360,6 +364,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
             fill,
             seconds,
             concurrency,
+            again,
         } => {
             let scratch = std::env::temp_dir()
                 .join(format!("hotline-load-{}", uuid::Uuid::new_v4().simple()));
@@ -373,6 +378,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), AppError> 
                     fill,
                     seconds,
                     concurrency,
+                    again,
                 },
             )
             .await;

@@ -32,6 +32,8 @@ pub struct LoadOptions {
     pub seconds: u64,
     /// Concurrency levels (clients).
     pub concurrency: Vec<usize>,
+    /// The database was filled by an earlier run: measure without filling.
+    pub again: bool,
 }
 
 /// One measured path: requests done, errors, latencies.
@@ -212,35 +214,59 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     let db_url = settings.database.url.clone();
     let (pool, _) = crate::startup::prepare_database(&settings).await?;
     let now = Clock::system().now();
-    let demo = crate::db::run(&pool, move |c| crate::demo::seed(c, now)).await?;
-    let password = |name: &str| {
-        demo.users
-            .iter()
-            .find(|u| u.username == name)
-            .and_then(|u| u.password.clone())
-            .ok_or_else(|| {
-                AppError::Config(format!(
-                    "the database already had user {name}: use an empty database"
-                ))
-            })
-    };
     let mut report = format!(
         "backend: {backend:?}; {} s per measurement; server and load generator on the same cores\n",
         options.seconds
     );
-    // the data: the demo's categories and departments, a year of tickets (before the server
-    // starts, so that its memory is the service's alone)
-    let started = Instant::now();
-    let filled = crate::db::run(&pool, {
-        let fill = options.fill;
-        move |c| super::stats::fill_tickets(c, fill)
-    })
-    .await?;
-    let _ = writeln!(
-        report,
-        "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    const USERS: [&str; 4] = ["operator", "dispatcher", "water_staff", "supervisor"];
+    let passwords: std::collections::HashMap<String, String> = if options.again {
+        // new passwords for the demo users of the earlier run
+        let tickets = crate::db::run(&pool, move |c| {
+            use diesel::prelude::*;
+            let mut passwords = std::collections::HashMap::new();
+            for name in USERS {
+                let password = format!("Load-{}-9x", uuid::Uuid::new_v4().simple());
+                let id = crate::accounts::users::id_by_username(c, name)?;
+                crate::accounts::users::set_password(c, &id, &password, now)?;
+                passwords.insert(name.to_string(), password);
+            }
+            let n: i64 = crate::db::schema::tickets::table.count().get_result(c)?;
+            Ok((passwords, n))
+        })
+        .await?;
+        let _ = writeln!(
+            report,
+            "measuring again over the {} tickets there",
+            tickets.1
+        );
+        tickets.0
+    } else {
+        let demo = crate::db::run(&pool, move |c| crate::demo::seed(c, now)).await?;
+        // the data: the demo's categories and departments, a year of tickets (before the server
+        // starts, so that its memory is the service's alone)
+        let started = Instant::now();
+        let filled = crate::db::run(&pool, {
+            let fill = options.fill;
+            move |c| super::stats::fill_tickets(c, fill)
+        })
+        .await?;
+        let _ = writeln!(
+            report,
+            "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        demo.users
+            .into_iter()
+            .filter_map(|u| Some((u.username, u.password?)))
+            .collect()
+    };
+    let password = |name: &str| {
+        passwords.get(name).cloned().ok_or_else(|| {
+            AppError::Config(format!(
+                "the database already had user {name}: use an empty database, or --again"
+            ))
+        })
+    };
     let server = Server::start(&db_url, &settings.data_dir).await?;
     let base = server.base.clone();
     let client = Client {

@@ -179,6 +179,9 @@ pub async fn list(
 pub struct SimilarQuery {
     pub category_id: uuid::Uuid,
     pub region_id: Option<uuid::Uuid>,
+    /// Only tickets whose title or description contains this text (full-text index, as `q`
+    /// of the list), e.g. a key word of the call being taken.
+    pub q: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -196,6 +199,10 @@ pub async fn similar(
     let query = query.into_inner();
     let category = CategoryId(query.category_id.to_string());
     let region = query.region_id.map(|r| RegionId(r.to_string()));
+    let q = query.q;
+    if q.as_deref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(AppError::validation("q: at most 100 characters"));
+    }
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
@@ -203,7 +210,7 @@ pub async fn similar(
     .validate()?;
     Ok(web::Json(
         db::run(&state.pool, move |c| {
-            tickets::similar(c, &viewer, &category, region.as_ref(), &page)
+            tickets::similar(c, &viewer, &category, region.as_ref(), q.as_deref(), &page)
         })
         .await?,
     ))

@@ -361,13 +361,138 @@ pub fn list(
 
 /// `list`, with the text query `q` (if any) looked for only among the `window` most recently
 /// indexed matches on SQLite (see `search::matches`); `None` looks among all.
-pub(super) fn list_within(
+fn list_within(
     conn: &mut DbConnection,
     viewer: &Viewer,
     filter: &TicketFilter,
     page: &PageRequest,
     window: Option<i64>,
 ) -> Result<Page<Ticket>, AppError> {
+    let Some(query) = filtered(conn, viewer, filter, page, window)? else {
+        return Ok(Page {
+            items: vec![],
+            next_cursor: None,
+        });
+    };
+    let by_due = query.by_due;
+    let rows: Vec<TicketRow> = query.tickets.limit(page.fetch_limit()).load(conn)?;
+    let views = views(conn, viewer, &rows)?;
+    let key = |r: &TicketRow| match (by_due, r.next_due_at) {
+        (true, Some(due)) => vec![crate::pagination::time_key(due), r.id.clone()],
+        _ => vec![r.id.clone()],
+    };
+    Ok(Page::from_rows(rows, page, key).map(|row| views.view(&row)))
+}
+
+/// The text of the tickets the viewer may see matching `filter`, in the list's order from the
+/// page's cursor on, at most `limit`: (id, title, description). The ranked search scores these
+/// before it builds a view of any ticket.
+pub(super) fn texts_within(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    page: &PageRequest,
+    window: Option<i64>,
+) -> Result<Vec<(String, String, String)>, AppError> {
+    let Some(query) = filtered(conn, viewer, filter, page, window)? else {
+        return Ok(Vec::new());
+    };
+    Ok(query
+        .tickets
+        .select((tickets::id, tickets::title, tickets::description))
+        .limit(page.limit)
+        .load(conn)?)
+}
+
+/// The views of the tickets with these ids that the viewer may see, in the order given.
+pub(super) fn views_of(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    ids: &[&str],
+) -> Result<Vec<Ticket>, AppError> {
+    let rows: Vec<TicketRow> = tickets::table.filter(tickets::id.eq_any(ids)).load(conn)?;
+    let views = views(conn, viewer, &rows)?;
+    let mut by_id: std::collections::HashMap<&str, &TicketRow> =
+        rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .map(|row| views.view(row))
+        .collect())
+}
+
+/// What the views of a page of tickets need beside their rows, each read once for the page.
+struct Views<'v> {
+    viewer: &'v Viewer,
+    co: std::collections::HashMap<String, Vec<CoHandler>>,
+    names: Names,
+}
+
+impl Views<'_> {
+    fn co_of(&self, id: &str) -> &[CoHandler] {
+        self.co.get(id).map_or(&[][..], Vec::as_slice)
+    }
+
+    fn view(&self, row: &TicketRow) -> Ticket {
+        view(row, self.co_of(&row.id), self.viewer, &self.names)
+    }
+}
+
+fn views<'v>(
+    conn: &mut DbConnection,
+    viewer: &'v Viewer,
+    rows: &[TicketRow],
+) -> Result<Views<'v>, AppError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let co = co_handlers(conn, &ids)?;
+    let co_of = |id: &str| co.get(id).map_or(&[][..], Vec::as_slice);
+    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    Ok(Views { viewer, co, names })
+}
+
+/// "The title or the description contains `q`": through the full-text index; a query with a
+/// lone Chinese character scans (docs/api.md "Search"). See `search::matches` for the rest.
+fn contains_text(
+    conn: &DbConnection,
+    q: &str,
+    window: Option<i64>,
+    department: Option<&str>,
+) -> Box<
+    dyn BoxableExpression<
+        tickets::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+> {
+    match super::search::query_tokens(q) {
+        Some(tokens) => super::search::matches(conn, &tokens, window, department),
+        None => {
+            let pattern = crate::db::contains_pattern(q);
+            Box::new(
+                tickets::title
+                    .like(pattern.clone())
+                    .or(tickets::description.like(pattern)),
+            )
+        }
+    }
+}
+
+/// A list's query, filtered and ordered, not yet limited.
+struct Filtered {
+    tickets: tickets::BoxedQuery<'static, crate::db::MultiBackend>,
+    /// Ordered by the running deadline (the cursor then carries the due time).
+    by_due: bool,
+}
+
+/// The query of `list`: visibility, queue and filters, the cursor and the order. `None` when
+/// the viewer can see nothing.
+fn filtered(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &TicketFilter,
+    page: &PageRequest,
+    window: Option<i64>,
+) -> Result<Option<Filtered>, AppError> {
     let mut query = tickets::table.into_boxed();
     // visibility
     let supervisor =
@@ -375,10 +500,7 @@ pub(super) fn list_within(
     if !supervisor {
         if viewer.is_department_user() {
             let Some(path) = viewer.actor.department_path.clone() else {
-                return Ok(Page {
-                    items: vec![],
-                    next_cursor: None,
-                });
+                return Ok(None);
             };
             let own = viewer.actor.department_id.clone().unwrap_or_default();
             let (lo, hi) = tree::subtree_range(&path);
@@ -507,23 +629,10 @@ pub(super) fn list_within(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // through the full-text index; a one-character query scans (docs/api.md "Search")
-        match super::search::query_tokens(q) {
-            Some(tokens) => {
-                let department = (!supervisor && viewer.is_department_user())
-                    .then(|| viewer.actor.department_id.as_ref().map(|d| d.as_str()))
-                    .flatten();
-                query = query.filter(super::search::matches(conn, &tokens, window, department))
-            }
-            None => {
-                let pattern = crate::db::contains_pattern(q);
-                query = query.filter(
-                    tickets::title
-                        .like(pattern.clone())
-                        .or(tickets::description.like(pattern)),
-                );
-            }
-        }
+        let department = (!supervisor && viewer.is_department_user())
+            .then(|| viewer.actor.department_id.as_ref().map(|d| d.as_str()))
+            .flatten();
+        query = query.filter(contains_text(conn, q, window, department));
     }
     // queues by time: tickets with a running deadline matching every given condition
     let by_deadline =
@@ -586,17 +695,10 @@ pub(super) fn list_within(
             query.order(tickets::id.asc())
         };
     }
-    let rows: Vec<TicketRow> = query.limit(page.fetch_limit()).load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let co = co_handlers(conn, &ids)?;
-    let none: Vec<CoHandler> = Vec::new();
-    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
-    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
-    let key = |r: &TicketRow| match (by_due, r.next_due_at) {
-        (true, Some(due)) => vec![crate::pagination::time_key(due), r.id.clone()],
-        _ => vec![r.id.clone()],
-    };
-    Ok(Page::from_rows(rows, page, key).map(|row| view(&row, co_of(&row.id), viewer, &names)))
+    Ok(Some(Filtered {
+        tickets: query,
+        by_due,
+    }))
 }
 
 /// The event log of a ticket, oldest first; internal notes are shown to staff only.
@@ -647,6 +749,7 @@ pub fn similar(
     viewer: &Viewer,
     category: &CategoryId,
     region: Option<&RegionId>,
+    text: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Ticket>, AppError> {
     let open: Vec<&str> = Status::ALL
@@ -662,6 +765,9 @@ pub fn similar(
     if let Some(r) = region {
         query = query.filter(tickets::region_id.eq(r.as_str()));
     }
+    if let Some(q) = text.map(str::trim).filter(|q| !q.is_empty()) {
+        query = query.filter(contains_text(conn, q, None, None));
+    }
     if let Some(after) = page.after_key()? {
         query = query.filter(tickets::id.lt(after.to_string()));
     }
@@ -669,19 +775,15 @@ pub fn similar(
         .order(tickets::id.desc())
         .limit(page.fetch_limit())
         .load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let co = co_handlers(conn, &ids)?;
-    let none: Vec<CoHandler> = Vec::new();
-    let co_of = |id: &str| co.get(id).unwrap_or(&none).as_slice();
-    let names = Names::for_tickets(conn, viewer, rows.iter().map(|r| (r, co_of(&r.id))))?;
+    let views = views(conn, viewer, &rows)?;
     let mut page = Page::from_rows(rows, page, |r| vec![r.id.clone()]);
     // the cursor follows the query; a ticket the viewer may not see is left out of the items
     let items = std::mem::take(&mut page.items)
         .into_iter()
-        .filter(|r| state::can_see(&viewer.actor, &facts(r, co_of(&r.id))))
+        .filter(|r| state::can_see(&viewer.actor, &facts(r, views.co_of(&r.id))))
         .collect();
     page.items = items;
-    Ok(page.map(|r| view(&r, co_of(&r.id), viewer, &names)))
+    Ok(page.map(|r| views.view(&r)))
 }
 
 pub fn access_log(

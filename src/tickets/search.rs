@@ -362,33 +362,40 @@ pub fn search(
         (DbConnection::Sqlite(_), Some(_)) => Some(4 * CANDIDATES),
         _ => None,
     };
-    let page = loop {
-        let page = super::reads::list_within(conn, viewer, &filter, &first_page, window)?;
+    let candidates = loop {
+        let found = super::reads::texts_within(conn, viewer, &filter, &first_page, window)?;
         match (window, &tokens) {
             (Some(n), Some(tokens))
-                if (page.items.len() as i64) < CANDIDATES
-                    && sqlite_matches_reach(conn, tokens, n)? =>
+                if (found.len() as i64) < CANDIDATES && sqlite_matches_reach(conn, tokens, n)? =>
             {
                 window = (n < MAX_WINDOW).then_some(n * 8);
             }
-            _ => break page,
+            _ => break found,
         }
     };
+    // scored on their text; only the hits answered are read whole
     let needle = q.to_lowercase();
     let count = |text: &str| text.to_lowercase().matches(&needle).count();
-    let mut hits: Vec<SearchHit> = page
-        .items
+    let mut scored: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(|(id, title, description)| (3 * count(title) + count(description), id.as_str()))
+        .collect();
+    // stable: equal scores stay newest first
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+    scored.truncate(limit);
+    let ids: Vec<&str> = scored.iter().map(|(_, id)| *id).collect();
+    let tickets = super::reads::views_of(conn, viewer, &ids)?;
+    let score_of: std::collections::HashMap<&str, usize> =
+        scored.iter().map(|(score, id)| (*id, *score)).collect();
+    Ok(tickets
         .into_iter()
         .map(|t| SearchHit {
-            score: 3 * count(&t.title) + count(&t.description),
+            score: score_of.get(t.id.as_str()).copied().unwrap_or(0),
             title_highlight: highlight(&t.title, q),
             description_highlight: highlight(&t.description, q),
             ticket: t,
         })
-        .collect();
-    hits.sort_by_key(|h| std::cmp::Reverse(h.score));
-    hits.truncate(limit);
-    Ok(hits)
+        .collect())
 }
 
 /// Where the query occurs in `text`, wrapped in 【】 (a snippet of about 80 characters around

@@ -649,6 +649,26 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
         similar.get("next_cursor").is_some(),
         "a page like every list"
     );
+    // narrowed by a key word of the call, through the full-text index
+    let mut other = hotline_call(&o.category);
+    other["title"] = json!("路灯不亮");
+    other["description"] = json!("人民路路灯已坏一周");
+    new_ticket(&app, &o.operator, other).await;
+    for (q, found) in [("停水", 2), ("路灯", 1), ("燃气", 0), ("灯", 1)] {
+        let similar: Value = app
+            .get(
+                &format!(
+                    "/api/v1/tickets/similar?category_id={}&q={}",
+                    o.category,
+                    url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+                ),
+                Some(&o.operator),
+            )
+            .await
+            .json_ok()
+            .await;
+        assert_eq!(similar["items"].as_array().map(Vec::len), Some(found), "q = {q}");
+    }
     let res = act_raw(
         &app,
         &o.operator,
