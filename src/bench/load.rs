@@ -36,6 +36,9 @@ pub struct LoadOptions {
     pub again: bool,
 }
 
+/// The server's resident memory after a path and its peak so far, MiB.
+type Rss = (f64, f64);
+
 /// One measured path: requests done, errors, latencies.
 struct Measured {
     done: usize,
@@ -190,7 +193,7 @@ impl Server {
     }
 
     /// The server's resident memory now and its peak so far, in MiB.
-    fn rss(&self) -> Option<(f64, f64)> {
+    fn rss(&self) -> Option<Rss> {
         Some((self.memory_mib("VmRSS:")?, self.memory_mib("VmHWM:")?))
     }
 
@@ -324,8 +327,8 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
     }
     let (categories, regions) = (Arc::new(categories), Arc::new(regions));
     // each with the server's RSS after it and its peak so far, to see which path raised it
-    let mut rows: Vec<(String, usize, Measured, Option<(f64, f64)>)> = Vec::new();
-    let mut pages: Vec<(&str, usize, Measured, f64, Option<(f64, f64)>)> = Vec::new();
+    let mut rows: Vec<(String, usize, Measured, Option<Rss>)> = Vec::new();
+    let mut pages: Vec<(&str, usize, Measured, f64, Option<Rss>)> = Vec::new();
     for &c in &options.concurrency {
         // intake; the tickets made are then dispatched and signed
         let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -543,7 +546,7 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
         report,
         "\n| path | c | rate /s | × ceiling | p50 ms | p99 ms | errors | server RSS after / peak, MiB |\n|---|---|---|---|---|---|---|---|"
     );
-    let mib = |v: &Option<(f64, f64)>| {
+    let mib = |v: &Option<Rss>| {
         v.map_or("-".to_string(), |(now, peak)| {
             format!("{now:.0} / {peak:.0}")
         })

@@ -629,9 +629,11 @@ fn filtered(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let department = (!supervisor && viewer.is_department_user())
-            .then(|| viewer.actor.department_id.as_ref().map(|d| d.as_str()))
-            .flatten();
+        let department = viewer
+            .actor
+            .department_id
+            .as_deref()
+            .filter(|_| !supervisor && viewer.is_department_user());
         query = query.filter(contains_text(conn, q, window, department));
     }
     // queues by time: tickets with a running deadline matching every given condition

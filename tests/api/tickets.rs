@@ -667,7 +667,11 @@ async fn merge_cancel_and_direct_answer(app: TestApp) {
             .await
             .json_ok()
             .await;
-        assert_eq!(similar["items"].as_array().map(Vec::len), Some(found), "q = {q}");
+        assert_eq!(
+            similar["items"].as_array().map(Vec::len),
+            Some(found),
+            "q = {q}"
+        );
     }
     let res = act_raw(
         &app,
