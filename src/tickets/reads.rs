@@ -629,11 +629,21 @@ fn filtered(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let department = viewer
-            .actor
-            .department_id
-            .as_deref()
-            .filter(|_| !supervisor && viewer.is_department_user());
+        // a department's own share of the tickets decides whether its matches are gathered
+        // by the index's scope first (see `search::matches`)
+        let department = match (
+            viewer.actor.department_id.as_deref(),
+            viewer.actor.department_path.as_deref(),
+        ) {
+            (Some(own), Some(path))
+                if !supervisor
+                    && viewer.is_department_user()
+                    && super::search::is_narrow(conn, path)? =>
+            {
+                Some(own)
+            }
+            _ => None,
+        };
         query = query.filter(contains_text(conn, q, window, department));
     }
     // queues by time: tickets with a running deadline matching every given condition

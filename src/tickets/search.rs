@@ -163,6 +163,42 @@ pub fn matches(
     }
 }
 
+/// Whether the tickets led by the department at `path` and below are a small part of all
+/// (under 5 %, by PostgreSQL's own estimate: its statistics, no count). Then its matches are
+/// best gathered through the index's scope; a department over a large part of the table finds
+/// its newest matches sooner by walking the newest matches (gathering a quarter of ten million
+/// tickets' matches first took 3.4 s). A table never analysed counts as narrow (either way is
+/// fast on a small one). Always false on SQLite, which has no scope.
+pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> {
+    use diesel::sql_types::{Double, Text};
+    #[derive(QueryableByName)]
+    struct Share {
+        #[diesel(sql_type = Double)]
+        share: f64,
+    }
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(false);
+    };
+    // paths are ids and slashes; anything else is refused rather than quoted
+    if !path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
+    {
+        return Ok(false);
+    }
+    let (lo, hi) = crate::tree::subtree_range(path);
+    let found: Share = diesel::sql_query(
+        "SELECT CASE WHEN reltuples < 1 THEN 0 \
+         ELSE hotline_estimate($1) / reltuples::float8 END AS share \
+         FROM pg_class WHERE oid = 'tickets'::regclass",
+    )
+    .bind::<Text, _>(format!(
+        "SELECT 1 FROM tickets WHERE lead_department_path >= '{lo}' AND lead_department_path < '{hi}'"
+    ))
+    .get_result(pg)?;
+    Ok(found.share < 0.05)
+}
+
 /// What a department may see, as a query on `scope`: its subtree, and a confidential ticket
 /// only when it leads it.
 fn scope_query(department: &str) -> String {

@@ -310,6 +310,24 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
         search_numbers(&app, &o.supervisor, "停水").await,
         set(&[&shared, &secret])
     );
+    // on PostgreSQL, with statistics saying the water department leads every ticket, its
+    // search walks the newest matches instead of gathering them by scope: the same answers
+    if app.postgres().is_some() {
+        hotline::db::run(&app.state.pool, |c| {
+            use diesel::connection::SimpleConnection;
+            Ok(c.batch_execute("ANALYZE tickets")?)
+        })
+        .await
+        .expect("analyze");
+        assert_eq!(
+            search_numbers(&app, &o.water_staff, "停水").await,
+            set(&[&shared, &secret])
+        );
+        assert_eq!(
+            search_numbers(&app, &o.east_staff, "停水").await,
+            set(&[&shared])
+        );
+    }
     // the list's q filter agrees
     let listed: Value = app
         .get(

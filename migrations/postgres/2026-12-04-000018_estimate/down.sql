@@ -1,0 +1,1 @@
+DROP FUNCTION hotline_estimate(TEXT);
