@@ -184,17 +184,21 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
 }
 
-/// `database.pool_size = 0`: PostgreSQL 10 connections (its work waits on the network, and
-/// several instances share the server's connections); SQLite two per core — its work is the
-/// process's own CPU, and each connection is also a thread keeping its own memory: on two
-/// cores, 4 instead of 10 served pages 11 % faster and kept the server's peak memory at
-/// 159 MiB instead of 231 (docs/benchmarks.md).
-fn default_pool_size(backend: Backend) -> u32 {
-    match backend {
-        Backend::Postgres => 10,
-        Backend::Sqlite => std::thread::available_parallelism()
-            .map_or(2, |n| n.get() as u32)
-            .saturating_mul(2),
+impl DatabaseSettings {
+    /// The pool's size: `pool_size`, or when it is 0, by the backend of `url` (as the
+    /// command line may have changed it): PostgreSQL 10 connections (its work waits on the
+    /// network, and several instances share the server's connections); SQLite two per core —
+    /// its work is the process's own CPU, and each connection is also a thread keeping its own
+    /// memory: on two cores, 4 instead of 10 served pages 11 % faster and kept the server's
+    /// peak memory at 159 MiB instead of 231 (docs/benchmarks.md).
+    pub fn pool_size(&self) -> u32 {
+        match (self.pool_size, Backend::from_url(&self.url)) {
+            (0, Some(Backend::Postgres)) => 10,
+            (0, _) => std::thread::available_parallelism()
+                .map_or(2, |n| n.get() as u32)
+                .saturating_mul(2),
+            (n, _) => n,
+        }
     }
 }
 
@@ -331,9 +335,6 @@ impl Settings {
                 settings.data_dir.join("hotline.db").display()
             );
         }
-        if settings.database.pool_size == 0 {
-            settings.database.pool_size = default_pool_size(settings.backend());
-        }
         settings.validate()?;
         let calendar = settings.calendar.build()?;
         // the message templates parse and render (a broken edit stops the start, named)
@@ -374,9 +375,6 @@ impl Settings {
                     redact_url(&self.database.url)
                 ),
             );
-        }
-        if self.database.pool_size == 0 {
-            return bad("database.pool_size", "must be at least 1".into());
         }
         if self.database.connect_timeout_seconds == 0 {
             return bad(
@@ -550,7 +548,7 @@ mod tests {
                     ..Default::default()
                 },
             )
-            .map(|s| s.database.pool_size)
+            .map(|s| s.database.pool_size())
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         // unless the environment sets it

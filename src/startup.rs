@@ -157,7 +157,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, AppE
         0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         n => n,
     };
-    let blocking_threads = (settings.database.pool_size as usize).div_ceil(workers) + 1;
+    let blocking_threads = (settings.database.pool_size() as usize).div_ceil(workers) + 1;
     let mut server = HttpServer::new(move || {
         // the routes, and the OpenAPI document collected from the very same registration
         let (app, openapi) = App::new()

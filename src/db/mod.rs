@@ -157,7 +157,7 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
         prepare_sqlite_file(path)?;
     }
     r2d2::Pool::builder()
-        .max_size(settings.pool_size)
+        .max_size(settings.pool_size())
         .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds))
         .test_on_check_out(false)
         .connection_customizer(Box::new(SqlitePragmas {

@@ -412,8 +412,12 @@ pub(super) fn views_of(
 ) -> Result<Vec<Ticket>, AppError> {
     let rows: Vec<TicketRow> = tickets::table.filter(tickets::id.eq_any(ids)).load(conn)?;
     let views = views(conn, viewer, &rows)?;
-    let mut by_id: std::collections::HashMap<&str, &TicketRow> =
-        rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    // read apart from the query that chose them: one may have moved out of sight since
+    let mut by_id: std::collections::HashMap<&str, &TicketRow> = rows
+        .iter()
+        .filter(|r| state::can_see(&viewer.actor, &facts(r, views.co_of(&r.id))))
+        .map(|r| (r.id.as_str(), r))
+        .collect();
     Ok(ids
         .iter()
         .filter_map(|id| by_id.remove(id))
