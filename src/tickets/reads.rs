@@ -356,19 +356,7 @@ pub fn list(
     filter: &TicketFilter,
     page: &PageRequest,
 ) -> Result<Page<Ticket>, AppError> {
-    list_within(conn, viewer, filter, page, None)
-}
-
-/// `list`, with the text query `q` (if any) looked for only among the `window` most recently
-/// indexed matches on SQLite (see `search::matches`); `None` looks among all.
-fn list_within(
-    conn: &mut DbConnection,
-    viewer: &Viewer,
-    filter: &TicketFilter,
-    page: &PageRequest,
-    window: Option<i64>,
-) -> Result<Page<Ticket>, AppError> {
-    let Some(query) = filtered(conn, viewer, filter, page, window)? else {
+    let Some(query) = filtered(conn, viewer, filter, page, None)? else {
         return Ok(Page {
             items: vec![],
             next_cursor: None,
@@ -385,8 +373,9 @@ fn list_within(
 }
 
 /// The text of the tickets the viewer may see matching `filter`, in the list's order from the
-/// page's cursor on, at most `limit`: (id, title, description). The ranked search scores these
-/// before it builds a view of any ticket.
+/// page's cursor on, at most `limit`: (id, title, description); `q` is looked for only among
+/// the `window` most recently indexed matches on SQLite (see `search::matches`). The ranked
+/// search scores these before it builds a view of any ticket.
 pub(super) fn texts_within(
     conn: &mut DbConnection,
     viewer: &Viewer,
@@ -455,30 +444,38 @@ fn views<'v>(
 }
 
 /// "The title or the description contains `q`": through the full-text index; a query with a
-/// lone Chinese character scans (docs/api.md "Search"). See `search::matches` for the rest.
+/// lone Chinese character scans (docs/api.md "Search"). `department` is the viewer's own
+/// department and its path when the viewer is department staff: on PostgreSQL a department
+/// that leads a small part of the tickets has its matches gathered by the index's scope (see
+/// `search::matches` and `search::is_narrow`).
 fn contains_text(
-    conn: &DbConnection,
+    conn: &mut DbConnection,
     q: &str,
     window: Option<i64>,
-    department: Option<&str>,
-) -> Box<
-    dyn BoxableExpression<
-        tickets::table,
-        crate::db::MultiBackend,
-        SqlType = diesel::sql_types::Bool,
+    department: Option<(&str, &str)>,
+) -> Result<
+    Box<
+        dyn BoxableExpression<
+            tickets::table,
+            crate::db::MultiBackend,
+            SqlType = diesel::sql_types::Bool,
+        >,
     >,
+    AppError,
 > {
-    match super::search::query_tokens(q) {
-        Some(tokens) => super::search::matches(conn, &tokens, window, department),
-        None => {
-            let pattern = crate::db::contains_pattern(q);
-            Box::new(
-                tickets::title
-                    .like(pattern.clone())
-                    .or(tickets::description.like(pattern)),
-            )
-        }
-    }
+    let Some(tokens) = super::search::query_tokens(q) else {
+        let pattern = crate::db::contains_pattern(q);
+        return Ok(Box::new(
+            tickets::title
+                .like(pattern.clone())
+                .or(tickets::description.like(pattern)),
+        ));
+    };
+    let scoped = match department {
+        Some((own, path)) if super::search::is_narrow(conn, path)? => Some(own),
+        _ => None,
+    };
+    Ok(super::search::matches(conn, &tokens, window, scoped))
 }
 
 /// A list's query, filtered and ordered, not yet limited.
@@ -633,22 +630,16 @@ fn filtered(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // a department's own share of the tickets decides whether its matches are gathered
-        // by the index's scope first (see `search::matches`)
         let department = match (
             viewer.actor.department_id.as_deref(),
             viewer.actor.department_path.as_deref(),
         ) {
-            (Some(own), Some(path))
-                if !supervisor
-                    && viewer.is_department_user()
-                    && super::search::is_narrow(conn, path)? =>
-            {
-                Some(own)
+            (Some(own), Some(path)) if !supervisor && viewer.is_department_user() => {
+                Some((own, path))
             }
             _ => None,
         };
-        query = query.filter(contains_text(conn, q, window, department));
+        query = query.filter(contains_text(conn, q, window, department)?);
     }
     // queues by time: tickets with a running deadline matching every given condition
     let by_deadline =
@@ -782,7 +773,7 @@ pub fn similar(
         query = query.filter(tickets::region_id.eq(r.as_str()));
     }
     if let Some(q) = text.map(str::trim).filter(|q| !q.is_empty()) {
-        query = query.filter(contains_text(conn, q, None, None));
+        query = query.filter(contains_text(conn, q, None, None)?);
     }
     if let Some(after) = page.after_key()? {
         query = query.filter(tickets::id.lt(after.to_string()));

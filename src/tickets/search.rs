@@ -173,11 +173,6 @@ pub fn matches(
 /// Always false on SQLite, which has no scope.
 pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> {
     use diesel::sql_types::{Double, Text};
-    #[derive(QueryableByName)]
-    struct Share {
-        #[diesel(sql_type = Double)]
-        share: f64,
-    }
     let DbConnection::Pg(pg) = conn else {
         return Ok(false);
     };
@@ -189,16 +184,18 @@ pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> 
         return Ok(false);
     }
     let (lo, hi) = crate::tree::subtree_range(path);
-    let found: Share = diesel::sql_query(
-        "SELECT CASE WHEN reltuples < 1 THEN 0 \
-         ELSE hotline_estimate($1) / reltuples::float8 END AS share \
-         FROM pg_class WHERE oid = 'tickets'::regclass",
+    let share: f64 = diesel::select(
+        diesel::dsl::sql::<Double>(
+            "(SELECT CASE WHEN reltuples < 1 THEN 0 \
+             ELSE hotline_estimate(",
+        )
+        .bind::<Text, _>(format!(
+            "SELECT 1 FROM tickets WHERE lead_department_path >= '{lo}' AND lead_department_path < '{hi}'"
+        ))
+        .sql(") / reltuples::float8 END FROM pg_class WHERE oid = 'tickets'::regclass)"),
     )
-    .bind::<Text, _>(format!(
-        "SELECT 1 FROM tickets WHERE lead_department_path >= '{lo}' AND lead_department_path < '{hi}'"
-    ))
     .get_result(pg)?;
-    Ok(found.share < 0.05)
+    Ok(share < 0.05)
 }
 
 /// What a department may see, as a query on `scope`: its subtree, and a confidential ticket
@@ -223,22 +220,21 @@ fn sqlite_matches_reach(
     n: i64,
 ) -> Result<bool, AppError> {
     use diesel::sql_types::{BigInt, Text};
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let DbConnection::Sqlite(lite) = conn else {
         return Ok(false);
     };
-    let found: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ? \
-         ORDER BY rowid DESC LIMIT ?)",
+    let found: i64 = diesel::select(
+        diesel::dsl::sql::<BigInt>(
+            "(SELECT count(*) FROM (SELECT rowid FROM ticket_search \
+             WHERE ticket_search MATCH ",
+        )
+        .bind::<Text, _>(fts5_phrase(tokens))
+        .sql(" ORDER BY rowid DESC LIMIT ")
+        .bind::<BigInt, _>(n)
+        .sql("))"),
     )
-    .bind::<Text, _>(fts5_phrase(tokens))
-    .bind::<BigInt, _>(n)
     .get_result(lite)?;
-    Ok(found.n >= n)
+    Ok(found >= n)
 }
 
 /// Indexes a new ticket (or re-indexes one whose text changed), in the caller's transaction.
