@@ -105,14 +105,7 @@ async fn ranked_search_with_highlights(app: TestApp) {
         )
         .await;
     }
-    let hits: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={}", urlencoding("停水")),
-            Some(&o.operator),
-        )
-        .await
-        .json_ok()
-        .await;
+    let hits: Value = search_hits(&app, &o.operator, "停水", None).await;
     let hits = hits.as_array().expect("hits");
     assert_eq!(hits.len(), 3);
     // a title match counts three, each in the description one: 4, then 3 and 3 (newest first)
@@ -142,14 +135,7 @@ async fn ranked_search_with_highlights(app: TestApp) {
         json!({"department_id": o.water}),
     )
     .await;
-    let theirs: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={}", urlencoding("停水")),
-            Some(&o.water_staff),
-        )
-        .await
-        .json_ok()
-        .await;
+    let theirs: Value = search_hits(&app, &o.water_staff, "停水", None).await;
     assert_eq!(theirs.as_array().map(Vec::len), Some(1));
     assert_eq!(theirs[0]["ticket"]["id"], first["id"]);
     let res = app
@@ -202,15 +188,8 @@ async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
     )
     .await;
     unseen_matches(&app, 2500).await;
-    let q = urlencoding("停水");
-    let hits: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={q}"),
-            Some(&o.water_staff),
-        )
-        .await
-        .json_ok()
-        .await;
+    let q = "停水";
+    let hits: Value = search_hits(&app, &o.water_staff, q, None).await;
     let ids: Vec<&Value> = hits
         .as_array()
         .expect("hits")
@@ -219,38 +198,29 @@ async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
         .collect();
     assert_eq!(ids, vec![&theirs["id"]]);
     // the hotline sees them all: the newest first among equal scores
-    let all: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={q}&limit=100"),
-            Some(&o.operator),
-        )
-        .await
-        .json_ok()
-        .await;
+    let all: Value = search_hits(&app, &o.operator, q, Some(100)).await;
     let all = all.as_array().expect("hits");
     assert_eq!(all.len(), 100);
     assert_eq!(all[0]["ticket"]["number"], "ZZ02499");
     // a phrase that only the department's ticket holds is found at once
-    let phrase: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={}", urlencoding("停水三天")),
-            Some(&o.water_staff),
-        )
-        .await
-        .json_ok()
-        .await;
+    let phrase: Value = search_hits(&app, &o.water_staff, "停水三天", None).await;
     assert_eq!(phrase.as_array().map(Vec::len), Some(1));
 }
 
+/// `GET /api/v1/tickets/search?q=…[&limit=…]` as `token`, answered 200.
+async fn search_hits(app: &TestApp, token: &str, q: &str, limit: Option<u32>) -> Value {
+    let limit = limit.map(|n| format!("&limit={n}")).unwrap_or_default();
+    app.get(
+        &format!("/api/v1/tickets/search?q={}{limit}", urlencoding(q)),
+        Some(token),
+    )
+    .await
+    .json_ok()
+    .await
+}
+
 async fn search_numbers(app: &TestApp, token: &str, q: &str) -> BTreeSet<String> {
-    let hits: Value = app
-        .get(
-            &format!("/api/v1/tickets/search?q={}&limit=100", urlencoding(q)),
-            Some(token),
-        )
-        .await
-        .json_ok()
-        .await;
+    let hits: Value = search_hits(app, token, q, Some(100)).await;
     hits.as_array()
         .expect("hits")
         .iter()
