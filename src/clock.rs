@@ -22,12 +22,16 @@ impl Clock {
         }
     }
 
-    /// The current time, UTC, without offset (the storage convention).
+    /// The current time, UTC, without offset (the storage convention), to the microsecond: what
+    /// both databases keep, so that an answer built from a row just written shows the times a
+    /// later read of it shows.
     pub fn now(&self) -> NaiveDateTime {
+        use chrono::SubsecRound;
         match &self.manual {
             None => Utc::now().naive_utc(),
             Some(t) => *t.lock().unwrap_or_else(|p| p.into_inner()),
         }
+        .trunc_subsecs(6)
     }
 
     /// Sets a manual clock to `t`; no effect on the system clock.

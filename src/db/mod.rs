@@ -120,9 +120,12 @@ impl ManageConnection for ConnectionManager {
                 conn.set_instrumentation(watch::Watch);
                 Ok(DbConnection::Pg(conn))
             }
-            Target::Sqlite(path) => SqliteConnection::establish(&path.to_string_lossy())
-                .map(DbConnection::Sqlite)
-                .map_err(r2d2::Error::ConnectionError),
+            Target::Sqlite(path) => {
+                configure_sqlite();
+                SqliteConnection::establish(&path.to_string_lossy())
+                    .map(DbConnection::Sqlite)
+                    .map_err(r2d2::Error::ConnectionError)
+            }
         }
     }
 
@@ -149,12 +152,63 @@ pub fn init_tls() {
     openssl::init();
 }
 
+/// SQLite's process-wide settings, once, before its first connection: no memory statistics.
+/// With them (SQLite's default) every allocation of every connection takes one process-wide
+/// mutex, and the full-text index allocates a buffer for each page it reads: under `wrk` at
+/// c=8 a fifth of the server's time went to that mutex (docs/benchmarks.md, "The fourth
+/// round"). Nothing here reads the statistics.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config takes this option with one int; SQLite refuses it (MISUSE)
+        // once it is initialised — then the statistics stay on, which is only slower
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised before its memory statistics could be turned off"
+            );
+        }
+    });
+}
+
+/// Drops the `ANALYZE` samples (`sqlite_stat4`) of the search index's FTS5 tables, before the
+/// pool opens its connections. FTS5 looks its terms up with an internal statement bound to the
+/// term; with samples for its table SQLite plans that statement by the bound value and so
+/// prepares it again for every term looked up — half the time of a common-word list, and
+/// parsing allocates under a process-wide mutex. The samples come back with every `ANALYZE`;
+/// the next start drops them again (docs/operations.md).
+fn forget_text_index_samples(path: &std::path::Path) -> Result<(), AppError> {
+    configure_sqlite();
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+        .map_err(|e| AppError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let analysed: i64 = diesel::select(const_sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4')",
+    ))
+    .get_result(&mut conn)?;
+    if analysed > 0 {
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000; \
+             DELETE FROM sqlite_stat4 WHERE tbl LIKE 'ticket\\_search\\_%' ESCAPE '\\';",
+        )?;
+    }
+    Ok(())
+}
+
 /// Builds the pool; for SQLite it creates the database file's directory first.
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
     init_tls();
     let manager = ConnectionManager::new(&settings.url)?;
     if let Target::Sqlite(path) = &manager.target {
         prepare_sqlite_file(path)?;
+        if path.as_os_str() != ":memory:" {
+            forget_text_index_samples(path)?;
+        }
     }
     r2d2::Pool::builder()
         .max_size(settings.pool_size())
@@ -243,18 +297,15 @@ pub fn try_lock_ticket(conn: &mut DbConnection, id: &str) -> Result<bool, AppErr
     }
 }
 
-/// Serialises work on one key for the rest of the transaction: a PostgreSQL transaction-scoped
-/// advisory lock on the key's hash; on SQLite `write_tx` already holds the write lock.
-pub fn lock_key(conn: &mut DbConnection, key: &str) -> Result<(), AppError> {
-    if let DbConnection::Pg(pg) = conn {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(key.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let id = i64::from_be_bytes(first);
-        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({id})"))?;
-    }
-    Ok(())
+/// The number of a PostgreSQL transaction-scoped advisory lock (`pg_advisory_xact_lock`) that
+/// serialises work on `key` for the rest of a transaction: the first 8 bytes of its SHA-256.
+/// (SQLite's `write_tx` already holds the write lock.)
+pub fn lock_id(key: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// Applies pending migrations and returns their names. On PostgreSQL an advisory lock makes

@@ -109,8 +109,8 @@ pub async fn create(
         Principal::User(_) => {
             let viewer = staff_viewer(&state, &principal)?;
             let ticket = db::run(&state.pool, move |c| {
-                let row = tickets::create(c, &viewer, &policy, input.clone(), now)?;
-                tickets::intake_view(c, &viewer, &row)
+                let taken = tickets::create(c, &viewer, &policy, input.clone(), now)?;
+                tickets::intake_view(c, &viewer, taken)
             })
             .await?;
             Ok(with_etag(HttpResponse::Created(), &ticket))

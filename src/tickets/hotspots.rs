@@ -45,8 +45,26 @@ pub(super) fn cluster_of(id: &str, level: &str, parent_id: Option<&str>) -> Stri
     }
 }
 
-/// Called at intake, in the ticket's transaction: joins the ticket to its cluster's active
-/// alert, or raises the alert when the window now holds enough tickets.
+/// The key that serialises the hot-spot decisions of one cluster (`db::lock_id`), when the
+/// ticket has a category and a place and hot spots are counted at all.
+pub(super) fn lock_of(
+    rules: &Followup,
+    category: Option<&str>,
+    cluster: Option<&str>,
+) -> Option<String> {
+    match (category, cluster) {
+        (Some(category), Some(place)) if rules.hotspot_threshold > 0 => {
+            Some(format!("hotspot:{category}:{place}"))
+        }
+        _ => None,
+    }
+}
+
+/// Called at intake, in the ticket's transaction, which already holds the cluster's lock
+/// (`lock_of`; taken with the ticket's number on PostgreSQL, one round trip for both; on SQLite
+/// the write lock serialises): joins the ticket to its cluster's active alert, or raises the
+/// alert when the window now holds enough tickets. The active alert and the window's count are
+/// read in one statement.
 pub(super) fn observe(
     conn: &mut DbConnection,
     rules: &Followup,
@@ -60,46 +78,45 @@ pub(super) fn observe(
     if rules.hotspot_threshold <= 0 {
         return Ok(());
     }
-    // one decision at a time per cluster (SQLite: the write lock already serialises)
-    db::lock_key(conn, &format!("hotspot:{category}:{place}"))?;
     let since = now - rules.hotspot_window;
-    let active: Option<AlertRow> = hotspot_alerts::table
-        .filter(hotspot_alerts::category_id.eq(category))
-        .filter(hotspot_alerts::region_id.eq(&place))
+    let places = regions::table
+        .filter(
+            regions::id.eq(place.clone()).or(regions::parent_id
+                .eq(place.clone())
+                .and(regions::level.eq(RegionLevel::Grid))),
+        )
+        .select(regions::id.nullable());
+    let recent = tickets::table
+        .filter(tickets::category_id.eq(category.clone()))
+        .filter(tickets::region_id.eq_any(places))
+        .filter(tickets::created_at.ge(since))
+        .filter(tickets::status.ne(Status::Merged));
+    let active = hotspot_alerts::table
+        .filter(hotspot_alerts::category_id.eq(category.clone()))
+        .filter(hotspot_alerts::region_id.eq(place.clone()))
         .filter(hotspot_alerts::last_ticket_at.ge(since))
         .filter(hotspot_alerts::dismissed_at.is_null())
-        .first(conn)
-        .optional()?;
+        .select(hotspot_alerts::id);
+    let (active, count): (Option<String>, Option<i64>) =
+        diesel::select((active.single_value(), recent.clone().count().single_value()))
+            .get_result(conn)?;
     if let Some(alert) = active {
         diesel::insert_into(hotspot_tickets::table)
             .values((
-                hotspot_tickets::alert_id.eq(&alert.id),
+                hotspot_tickets::alert_id.eq(&alert),
                 hotspot_tickets::ticket_id.eq(&row.id),
             ))
             .execute(conn)?;
-        diesel::update(hotspot_alerts::table.find(&alert.id))
+        diesel::update(hotspot_alerts::table.find(&alert))
             .set((
-                hotspot_alerts::ticket_count.eq(alert.ticket_count + 1),
+                hotspot_alerts::ticket_count.eq(hotspot_alerts::ticket_count + 1),
                 hotspot_alerts::last_ticket_at.eq(now),
             ))
             .execute(conn)?;
         return Ok(());
     }
-    let places = regions::table
-        .filter(
-            regions::id.eq(&place).or(regions::parent_id
-                .eq(&place)
-                .and(regions::level.eq(RegionLevel::Grid))),
-        )
-        .select(regions::id.nullable());
-    let recent = tickets::table
-        .filter(tickets::category_id.eq(category))
-        .filter(tickets::region_id.eq_any(places))
-        .filter(tickets::created_at.ge(since))
-        .filter(tickets::status.ne(Status::Merged));
-    // counted first: the tickets themselves are read only when they raise an alert
-    let count: i64 = recent.count().get_result(conn)?;
-    if count < i64::from(rules.hotspot_threshold) {
+    // the tickets themselves are read only when they raise an alert
+    if count.unwrap_or(0) < i64::from(rules.hotspot_threshold) {
         return Ok(());
     }
     let recent: Vec<(String, NaiveDateTime)> = recent

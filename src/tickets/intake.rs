@@ -267,13 +267,15 @@ fn build_row(
     })
 }
 
+/// Writes the new ticket and its `create` event; `lock` is taken with its number.
 fn insert_ticket(
     conn: &mut DbConnection,
     (mut row, raw): (TicketRow, RawInput),
     viewer: &Viewer,
+    lock: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<TicketRow, AppError> {
-    row.number = next_number(conn, now)?;
+    row.number = next_number(conn, now, lock)?;
     row.created_by = viewer.user_id().map(str::to_string);
     row.api_client_id = viewer.api_client_id().map(str::to_string);
     diesel::insert_into(tickets::table)
@@ -297,6 +299,14 @@ fn insert_ticket(
     Ok(row)
 }
 
+/// A ticket a staff member just took in (`create`).
+pub struct TakenIn {
+    pub row: TicketRow,
+    /// Its deadlines as written, when intake alone wrote it (no automatic dispatch): its view
+    /// then needs nothing read back (`reads::intake_view`).
+    pub(super) fresh: Option<Vec<crate::tickets::deadlines::DeadlineRow>>,
+}
+
 /// A staff member takes in a request (a hotline call, a walk-in, ...).
 pub fn create(
     conn: &mut DbConnection,
@@ -304,7 +314,7 @@ pub fn create(
     policy: &TicketPolicy,
     input: NewTicket,
     now: NaiveDateTime,
-) -> Result<TicketRow, AppError> {
+) -> Result<TakenIn, AppError> {
     if viewer.is_department_user() {
         return Err(AppError::Forbidden(
             "tickets are taken in by hotline staff".into(),
@@ -317,12 +327,16 @@ pub fn create(
         ));
     }
     db::write_tx(conn, |conn| {
-        let row = take_in(conn, policy, viewer, &input, channel, now)?;
-        auto_dispatch(conn, policy, row, now)
+        let (row, planned) = take_in(conn, policy, viewer, &input, channel, now)?;
+        let version = row.version;
+        let row = auto_dispatch(conn, policy, row, now)?;
+        let fresh = (row.version == version).then_some(planned);
+        Ok(TakenIn { row, fresh })
     })
 }
 
-/// The ticket recorded, its hot-spot window counted, its dispatch deadline started.
+/// The ticket recorded, its hot-spot window counted, its dispatch deadline started: the row
+/// and its deadlines as written.
 fn take_in(
     conn: &mut DbConnection,
     policy: &TicketPolicy,
@@ -330,7 +344,7 @@ fn take_in(
     input: &NewTicket,
     channel: Channel,
     now: NaiveDateTime,
-) -> Result<TicketRow, AppError> {
+) -> Result<(TicketRow, Vec<crate::tickets::deadlines::DeadlineRow>), AppError> {
     let mut draft = build_row(conn, input, channel, now)?;
     // the dispatch deadline is known before the row is written: the row carries it
     let planned = deadlines::plan(
@@ -342,11 +356,17 @@ fn take_in(
         now,
     )?;
     draft.row.next_due_at = planned.iter().map(|d| d.due_at).min();
-    let row = insert_ticket(conn, (draft.row, draft.raw), viewer, now)?;
+    // the hot-spot decision of its cluster is serialised from here to the commit
+    let lock = super::hotspots::lock_of(
+        &policy.followup,
+        draft.row.category_id.as_deref(),
+        draft.cluster.as_deref(),
+    );
+    let row = insert_ticket(conn, (draft.row, draft.raw), viewer, lock.as_deref(), now)?;
     deadlines::insert(conn, &planned)?;
     super::search::index(conn, &row.id, &row.title, &row.description)?;
     super::hotspots::observe(conn, &policy.followup, &row, draft.cluster, now)?;
-    Ok(row)
+    Ok((row, planned))
 }
 
 /// Dispatches a new ticket when configured and routing finds an exact rule match.
@@ -468,7 +488,7 @@ pub fn submit_as_client(
     let attempt = |conn: &mut DbConnection| {
         db::write_tx(conn, |conn| {
             let Some(key) = key else {
-                let row = take_in(conn, policy, &viewer, &input, channel, now)?;
+                let (row, _) = take_in(conn, policy, &viewer, &input, channel, now)?;
                 return Ok((auto_dispatch(conn, policy, row, now)?, true));
             };
             let seen: Option<(String, String)> = intake_keys::table
@@ -486,7 +506,7 @@ pub fn submit_as_client(
                 let row = tickets::table.find(&ticket_id).first::<TicketRow>(conn)?;
                 return Ok((row, false));
             }
-            let row = take_in(conn, policy, &viewer, &input, channel, now)?;
+            let (row, _) = take_in(conn, policy, &viewer, &input, channel, now)?;
             diesel::insert_into(intake_keys::table)
                 .values((
                     intake_keys::api_client_id.eq(client.id.as_str()),

@@ -22,7 +22,7 @@ mod viewer;
 
 pub use self::citizen::{citizen_ticket, citizen_tickets};
 use self::intake::routing_request;
-pub use self::intake::{create, submit, submit_as_client};
+pub use self::intake::{create, submit, submit_as_client, TakenIn};
 use self::numbering::next_number;
 use self::reads::view_one;
 pub use self::reads::{

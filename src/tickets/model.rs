@@ -514,6 +514,46 @@ pub struct TicketFilter {
     pub step: Option<crate::deadlines::Step>,
 }
 
+impl TicketFilter {
+    /// Whether anything but the text (`q`) and the order narrows the list.
+    pub fn narrows_beyond_text(&self) -> bool {
+        let TicketFilter {
+            queue,
+            status,
+            department_id,
+            category_id,
+            region_id,
+            kind,
+            urgency,
+            channel,
+            created_from,
+            created_to,
+            phone,
+            number,
+            q: _,
+            order: _,
+            due_before,
+            warning,
+            step,
+        } = self;
+        queue.is_some()
+            || status.is_some()
+            || department_id.is_some()
+            || category_id.is_some()
+            || region_id.is_some()
+            || kind.is_some()
+            || urgency.is_some()
+            || channel.is_some()
+            || created_from.is_some()
+            || created_to.is_some()
+            || phone.is_some()
+            || number.is_some()
+            || due_before.is_some()
+            || warning.is_some()
+            || step.is_some()
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccessLogFilter {

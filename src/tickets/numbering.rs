@@ -23,13 +23,32 @@ fn china_date(now: NaiveDateTime) -> String {
 /// The next number of the day, `HL` + date (China time) + 6 digits. The counter row is updated
 /// with `UPDATE ... RETURNING` inside the ticket's transaction: concurrent writers, in one
 /// process or several, queue on the row lock and never share a number.
-pub(super) fn next_number(conn: &mut DbConnection, now: NaiveDateTime) -> Result<String, AppError> {
+///
+/// `lock`: a key (`db::lock_id`) the transaction takes with the number, in the same round trip
+/// on PostgreSQL (SQLite's write lock already serialises its writers).
+pub(super) fn next_number(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lock: Option<&str>,
+) -> Result<String, AppError> {
     let day = china_date(now);
     if let DbConnection::Pg(pg) = conn {
-        let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "nextval('ticket_number_seq')",
-        ))
-        .get_result(pg)?;
+        use diesel::sql_types::BigInt;
+        let n: i64 = match lock {
+            None => diesel::select(crate::db::const_sql::<BigInt>(
+                "nextval('ticket_number_seq')",
+            ))
+            .get_result(pg)?,
+            Some(key) => diesel::select(
+                diesel::dsl::sql::<BigInt>(
+                    "(SELECT nextval('ticket_number_seq') FROM \
+                     (SELECT pg_advisory_xact_lock(",
+                )
+                .bind::<BigInt, _>(crate::db::lock_id(key))
+                .sql(")) AS locked)"),
+            )
+            .get_result(pg)?,
+        };
         return Ok(format!("HL{day}{n:08}"));
     }
     let bump = |conn: &mut DbConnection| -> Result<Option<i32>, AppError> {

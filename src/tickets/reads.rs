@@ -18,13 +18,21 @@ use crate::pagination::{Page, PageRequest};
 use crate::vocab::{Kind, Status};
 use crate::{org, regions, tree, validate};
 
-/// The view of a ticket its creator just took in (masked like every view).
+/// The view of a ticket its creator just took in (masked like every view). A ticket intake
+/// alone wrote has no co-handlers, lead department or assignee yet and the deadlines intake
+/// wrote: its view is built from them without reading anything back.
 pub fn intake_view(
     conn: &mut DbConnection,
     viewer: &Viewer,
-    row: &TicketRow,
+    taken: super::intake::TakenIn,
 ) -> Result<Ticket, AppError> {
-    view_one(conn, row, viewer)
+    let Some(deadlines) = taken.fresh else {
+        return view_one(conn, &taken.row, viewer);
+    };
+    let mut names = Names::default();
+    names.deadlines.insert(taken.row.id.clone(), deadlines);
+    names.calendar = Some(viewer.rules.calendar_in_force(conn)?);
+    Ok(view(&taken.row, &[], viewer, &names))
 }
 
 /// The ticket view; contact data masked. One query: the row, with its co-handlers, deadlines
@@ -453,6 +461,7 @@ fn contains_text(
     q: &str,
     window: Option<i64>,
     department: Option<(&str, &str)>,
+    walk: bool,
 ) -> Result<
     Box<
         dyn BoxableExpression<
@@ -471,6 +480,9 @@ fn contains_text(
                 .or(tickets::description.like(pattern)),
         ));
     };
+    if walk && window.is_none() && super::search::is_common(conn, &tokens)? {
+        return Ok(super::search::probe(&tokens));
+    }
     let scoped = match department {
         Some((own, path)) if super::search::is_narrow(conn, path)? => Some(own),
         _ => None,
@@ -639,7 +651,10 @@ fn filtered(
             }
             _ => None,
         };
-        query = query.filter(contains_text(conn, q, window, department)?);
+        // a list narrowed by nothing but the text and who may see it can walk the tickets in
+        // its order probing each for a common word (SQLite, `search::probe`)
+        let walk = !filter.narrows_beyond_text();
+        query = query.filter(contains_text(conn, q, window, department, walk)?);
     }
     // queues by time: tickets with a running deadline matching every given condition
     let by_deadline =
@@ -773,7 +788,7 @@ pub fn similar(
         query = query.filter(tickets::region_id.eq(r.as_str()));
     }
     if let Some(q) = text.map(str::trim).filter(|q| !q.is_empty()) {
-        query = query.filter(contains_text(conn, q, None, None)?);
+        query = query.filter(contains_text(conn, q, None, None, false)?);
     }
     if let Some(after) = page.after_key()? {
         query = query.filter(tickets::id.lt(after.to_string()));

@@ -163,6 +163,54 @@ pub fn matches(
     }
 }
 
+/// "The ticket's text contains the phrase", probed for each ticket on its own (SQLite): the list
+/// then walks the tickets in its order and stops at its page, instead of gathering every match
+/// first. For a phrase with many matches (a common word: an eighth of a million tickets) that
+/// is the quicker way; for a rare one the walk would visit nearly every ticket, so the caller
+/// asks `is_common` first.
+pub fn probe(
+    tokens: &[String],
+) -> Box<
+    dyn BoxableExpression<
+        crate::db::schema::tickets::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+> {
+    use diesel::sql_types::{Bool, Text};
+    // FTS5 answers MATCH together with `rowid =` by seeking its lists to that one row
+    Box::new(
+        diesel::dsl::sql::<Bool>(
+            "EXISTS (SELECT 1 FROM ticket_search_docs d, ticket_search s \
+             WHERE d.ticket_id = tickets.id AND s.rowid = d.id AND s.ticket_search MATCH ",
+        )
+        .bind::<Text, _>(fts5_phrase(tokens))
+        .sql(")"),
+    )
+}
+
+/// Matches per square root of the indexed tickets from which a phrase counts as common (see
+/// `is_common`).
+const COMMON_PER_ROOT: f64 = 10.0;
+
+/// Whether SQLite's index holds so many matches of the phrase that a list finds its page
+/// sooner by probing the tickets in its order (`probe`) than by gathering every match. Walking
+/// costs about (page ÷ share of matches) probes, gathering one step per match: they meet near
+/// `COMMON_PER_ROOT` × √(tickets indexed) matches (docs/benchmarks.md, "The fourth round").
+/// Counting stops at that many. Always false on PostgreSQL, whose planner chooses itself.
+pub fn is_common(conn: &mut DbConnection, tokens: &[String]) -> Result<bool, AppError> {
+    use diesel::sql_types::{BigInt, Nullable};
+    let DbConnection::Sqlite(lite) = conn else {
+        return Ok(false);
+    };
+    let indexed: Option<i64> = diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(
+        "(SELECT max(id) FROM ticket_search_docs)",
+    ))
+    .get_result(lite)?;
+    let threshold = (COMMON_PER_ROOT * (indexed.unwrap_or(0).max(1) as f64).sqrt()).ceil() as i64;
+    sqlite_matches_reach(conn, tokens, threshold)
+}
+
 /// Whether the tickets led by the department at `path` and below are a small part of all
 /// (under 5 %, by PostgreSQL's own estimate: its statistics, no count). Then its matches are
 /// best gathered through the index's scope; a department over a large part of the table finds
@@ -390,7 +438,10 @@ pub fn search(
         after: None,
     };
     // SQLite: among the newest matches first, widening while the window held more matches
-    // than the viewer could see `CANDIDATES` of; the last try looks at all of them
+    // than the viewer could see `CANDIDATES` of (by what the viewer saw of it: a viewer who
+    // saw 400 of the 2,000 newest needs about twice as many, not eight times as many, and a
+    // window eight times too wide gathered a hundred thousand matches for a department that
+    // was a few short); the last try looks at all of them
     let tokens = query_tokens(q);
     let mut window = match (&*conn, &tokens) {
         (DbConnection::Sqlite(_), Some(_)) => Some(4 * CANDIDATES),
@@ -402,7 +453,10 @@ pub fn search(
             (Some(n), Some(tokens))
                 if (found.len() as i64) < CANDIDATES && sqlite_matches_reach(conn, tokens, n)? =>
             {
-                let wider = n * 8;
+                let wider = match found.len() as i64 {
+                    0 => n * 8,
+                    seen => (n * CANDIDATES * 3 / (2 * seen)).clamp(n * 2, n * 8),
+                };
                 window = (wider <= MAX_WINDOW).then_some(wider);
             }
             _ => break found,

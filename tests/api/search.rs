@@ -16,6 +16,8 @@ on_both_backends!(
     ranked_search_with_highlights,
     a_narrow_viewer_finds_older_matches,
     search_follows_who_may_see_a_ticket,
+    a_common_word_lists_like_a_scan,
+    a_start_forgets_the_text_index_samples,
 );
 
 const TEXTS: &[(&str, &str)] = &[
@@ -205,6 +207,150 @@ async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
     // a phrase that only the department's ticket holds is found at once
     let phrase: Value = search_hits(&app, &o.water_staff, "停水三天", None).await;
     assert_eq!(phrase.as_array().map(Vec::len), Some(1));
+}
+
+/// The numbers of every ticket the list `?q=…` shows `token`, page by page (`extra`: more of
+/// the query string).
+async fn listed(app: &TestApp, token: &str, q: &str, extra: &str) -> Vec<String> {
+    let mut numbers = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page = app
+            .get(
+                &format!(
+                    "/api/v1/tickets?limit=40&q={}{extra}{after}",
+                    urlencoding(q)
+                ),
+                Some(token),
+            )
+            .await
+            .json_ok()
+            .await;
+        numbers.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|t| t["number"].as_str().map(str::to_string)),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return numbers,
+        }
+    }
+}
+
+/// A word most tickets hold: on SQLite the list then walks the tickets in its order and probes
+/// each (`search::probe`) instead of gathering every match; a rare phrase is gathered. Both
+/// answer what a scan would, page by page, in either order and for a department.
+async fn a_common_word_lists_like_a_scan(app: TestApp) {
+    let o = org(&app).await;
+    let theirs = new_ticket(
+        &app,
+        &o.operator,
+        json!({"category_id": o.category, "title": "停水三天", "description": "水管破裂"}),
+    )
+    .await;
+    act(
+        &app,
+        &o.dispatcher,
+        &theirs,
+        "dispatch",
+        json!({"department_id": o.water}),
+    )
+    .await;
+    new_ticket(
+        &app,
+        &o.operator,
+        json!({"category_id": o.category, "title": "路灯不亮", "description": "人民路"}),
+    )
+    .await;
+    unseen_matches(&app, 300).await;
+    let decided = |q: &'static str| {
+        let pool = app.state.pool.clone();
+        async move {
+            hotline::db::run(&pool, move |c| {
+                let tokens = hotline::tickets::search::query_tokens(q).unwrap_or_default();
+                hotline::tickets::search::is_common(c, &tokens)
+            })
+            .await
+            .expect("is_common")
+        }
+    };
+    let sqlite = app.postgres().is_none();
+    assert_eq!(decided("停水").await, sqlite, "300 of 302 tickets");
+    assert!(!decided("水管破裂").await, "one ticket");
+    let theirs_number = theirs["number"].as_str().expect("number").to_string();
+    let mut expected: Vec<String> = vec![theirs_number.clone()];
+    expected.extend((0..300).map(|i| format!("ZZ{i:05}")));
+    assert_eq!(listed(&app, &o.operator, "停水", "").await, expected);
+    expected.reverse();
+    assert_eq!(
+        listed(&app, &o.operator, "停水", "&order=newest").await,
+        expected
+    );
+    assert_eq!(
+        listed(&app, &o.water_staff, "停水", "").await,
+        vec![theirs_number.clone()]
+    );
+    assert_eq!(
+        listed(&app, &o.operator, "水管破裂", "").await,
+        vec![theirs_number]
+    );
+    // narrowed by more than the text: gathered, same answer
+    assert_eq!(
+        listed(&app, &o.operator, "停水", "&status=registered")
+            .await
+            .len(),
+        300
+    );
+}
+
+/// SQLite: `ANALYZE` samples every table, the search index's FTS5 tables too (those samples
+/// make FTS5 prepare a statement again for every word it looks up); a start (a new pool over
+/// the file) drops those samples and keeps the others.
+async fn a_start_forgets_the_text_index_samples(app: TestApp) {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    if app.postgres().is_some() {
+        return;
+    }
+    let o = org(&app).await;
+    for title in ["停水三天", "路灯不亮", "噪音扰民"] {
+        new_ticket(
+            &app,
+            &o.operator,
+            json!({"category_id": o.category, "title": title, "description": "小区"}),
+        )
+        .await;
+    }
+    let samples = |pool: hotline::db::Pool| async move {
+        hotline::db::run(&pool, |c| {
+            let count = |c: &mut hotline::db::DbConnection, like: &'static str| {
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                    "(SELECT count(*) FROM sqlite_stat4 WHERE tbl LIKE '{like}')"
+                )))
+                .get_result::<i64>(c)
+            };
+            Ok((count(c, "ticket_search_%")?, count(c, "tickets")?))
+        })
+        .await
+        .expect("samples")
+    };
+    hotline::db::run(&app.state.pool, |c| Ok(c.batch_execute("ANALYZE")?))
+        .await
+        .expect("analyze");
+    let (text, tickets) = samples(app.state.pool.clone()).await;
+    assert!(
+        text > 0 && tickets > 0,
+        "ANALYZE sampled both: {text}, {tickets}"
+    );
+    let url = format!("sqlite://{}", app.data_dir().join("hotline.db").display());
+    let settings = crate::helpers::test_settings(app.data_dir(), &url);
+    let pool = hotline::db::build_pool(&settings.database).expect("pool");
+    let (text, after) = samples(pool).await;
+    assert_eq!((text, after), (0, tickets));
 }
 
 /// `GET /api/v1/tickets/search?q=…[&limit=…]` as `token`, answered 200.
