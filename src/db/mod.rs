@@ -184,18 +184,30 @@ fn configure_sqlite() {
 /// parsing allocates under a process-wide mutex. The samples come back with every `ANALYZE`;
 /// the next start drops them again (docs/operations.md).
 fn forget_text_index_samples(path: &std::path::Path) -> Result<(), AppError> {
+    use diesel::sql_types::BigInt;
     configure_sqlite();
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .map_err(|e| AppError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-    let analysed: i64 = diesel::select(const_sql::<diesel::sql_types::BigInt>(
+    let analysed: i64 = diesel::select(const_sql::<BigInt>(
         "(SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4')",
     ))
     .get_result(&mut conn)?;
-    if analysed > 0 {
-        conn.batch_execute(
+    if analysed == 0 {
+        return Ok(());
+    }
+    // read first: the write lock is taken only when there is something to drop
+    let samples: i64 = diesel::select(const_sql::<BigInt>(
+        "(SELECT count(*) FROM sqlite_stat4 WHERE tbl LIKE 'ticket\\_search\\_%' ESCAPE '\\')",
+    ))
+    .get_result(&mut conn)?;
+    if samples > 0 {
+        // only slower without it: a busy file (another process writing) is no reason not to start
+        if let Err(e) = conn.batch_execute(
             "PRAGMA busy_timeout = 5000; \
              DELETE FROM sqlite_stat4 WHERE tbl LIKE 'ticket\\_search\\_%' ESCAPE '\\';",
-        )?;
+        ) {
+            tracing::warn!(error = %e, "could not drop the search index's ANALYZE samples");
+        }
     }
     Ok(())
 }
