@@ -63,8 +63,8 @@ pub(super) fn lock_of(
 /// Called at intake, in the ticket's transaction, which already holds the cluster's lock
 /// (`lock_of`; taken with the ticket's number on PostgreSQL, one round trip for both; on SQLite
 /// the write lock serialises): joins the ticket to its cluster's active alert, or raises the
-/// alert when the window now holds enough tickets. The active alert and the window's count are
-/// read in one statement.
+/// alert when the window now holds enough tickets. The active alert and, when there is none, the
+/// window's count are read in one statement.
 pub(super) fn observe(
     conn: &mut DbConnection,
     rules: &Followup,
@@ -97,9 +97,16 @@ pub(super) fn observe(
         .filter(hotspot_alerts::last_ticket_at.ge(since))
         .filter(hotspot_alerts::dismissed_at.is_null())
         .select(hotspot_alerts::id);
-    let (active, count): (Option<String>, Option<i64>) =
-        diesel::select((active.single_value(), recent.clone().count().single_value()))
-            .get_result(conn)?;
+    // the window is counted only when no alert is active (an active hot spot's window is
+    // exactly the one that holds many tickets)
+    let (active, count): (Option<String>, Option<i64>) = diesel::select((
+        active.clone().single_value(),
+        diesel::dsl::case_when(
+            active.single_value().is_null(),
+            recent.clone().count().single_value(),
+        ),
+    ))
+    .get_result(conn)?;
     if let Some(alert) = active {
         diesel::insert_into(hotspot_tickets::table)
             .values((
