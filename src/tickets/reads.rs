@@ -462,16 +462,7 @@ fn contains_text(
     window: Option<i64>,
     department: Option<(&str, &str)>,
     walk: bool,
-) -> Result<
-    Box<
-        dyn BoxableExpression<
-            tickets::table,
-            crate::db::MultiBackend,
-            SqlType = diesel::sql_types::Bool,
-        >,
-    >,
-    AppError,
-> {
+) -> Result<super::search::TextCondition, AppError> {
     let Some(tokens) = super::search::query_tokens(q) else {
         let pattern = crate::db::contains_pattern(q);
         return Ok(Box::new(

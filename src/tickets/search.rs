@@ -96,6 +96,15 @@ pub fn query_tokens(q: &str) -> Option<Vec<String>> {
     (!out.is_empty() && !lone).then_some(out)
 }
 
+/// A condition on a ticket's text, for a boxed tickets query on either backend.
+pub type TextCondition = Box<
+    dyn BoxableExpression<
+        crate::db::schema::tickets::table,
+        crate::db::MultiBackend,
+        SqlType = diesel::sql_types::Bool,
+    >,
+>;
+
 /// The condition "this ticket's text contains the query" for a boxed tickets query, by the
 /// index of the connection's backend.
 ///
@@ -115,13 +124,7 @@ pub fn matches(
     tokens: &[String],
     window: Option<i64>,
     department: Option<&str>,
-) -> Box<
-    dyn BoxableExpression<
-        crate::db::schema::tickets::table,
-        crate::db::MultiBackend,
-        SqlType = diesel::sql_types::Bool,
-    >,
-> {
+) -> TextCondition {
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Bool, Text};
     match conn {
@@ -168,15 +171,7 @@ pub fn matches(
 /// first. For a phrase with many matches (a common word: an eighth of a million tickets) that
 /// is the quicker way; for a rare one the walk would visit nearly every ticket, so the caller
 /// asks `is_common` first.
-pub fn probe(
-    tokens: &[String],
-) -> Box<
-    dyn BoxableExpression<
-        crate::db::schema::tickets::table,
-        crate::db::MultiBackend,
-        SqlType = diesel::sql_types::Bool,
-    >,
-> {
+pub fn probe(tokens: &[String]) -> TextCondition {
     use diesel::sql_types::{Bool, Text};
     // FTS5 answers MATCH together with `rowid =` by seeking its lists to that one row
     Box::new(

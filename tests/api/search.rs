@@ -171,24 +171,30 @@ async fn unseen_matches(app: &TestApp, n: usize) {
     .expect("fill");
 }
 
-/// A department's one match lies behind thousands of newer ones it may not see: the search
-/// still finds it (on SQLite it looks among the newest matches first and widens the window).
-async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
-    let o = org(&app).await;
+/// A ticket titled 停水三天 taken in and dispatched to the water company.
+async fn water_ticket(app: &TestApp, o: &crate::tickets::Org) -> Value {
     let theirs = new_ticket(
-        &app,
+        app,
         &o.operator,
         json!({"category_id": o.category, "title": "停水三天", "description": "水管破裂"}),
     )
     .await;
     act(
-        &app,
+        app,
         &o.dispatcher,
         &theirs,
         "dispatch",
         json!({"department_id": o.water}),
     )
     .await;
+    theirs
+}
+
+/// A department's one match lies behind thousands of newer ones it may not see: the search
+/// still finds it (on SQLite it looks among the newest matches first and widens the window).
+async fn a_narrow_viewer_finds_older_matches(app: TestApp) {
+    let o = org(&app).await;
+    let theirs = water_ticket(&app, &o).await;
     unseen_matches(&app, 2500).await;
     let q = "停水";
     let hits: Value = search_hits(&app, &o.water_staff, q, None).await;
@@ -246,20 +252,7 @@ async fn listed(app: &TestApp, token: &str, q: &str, extra: &str) -> Vec<String>
 /// answer what a scan would, page by page, in either order and for a department.
 async fn a_common_word_lists_like_a_scan(app: TestApp) {
     let o = org(&app).await;
-    let theirs = new_ticket(
-        &app,
-        &o.operator,
-        json!({"category_id": o.category, "title": "停水三天", "description": "水管破裂"}),
-    )
-    .await;
-    act(
-        &app,
-        &o.dispatcher,
-        &theirs,
-        "dispatch",
-        json!({"department_id": o.water}),
-    )
-    .await;
+    let theirs = water_ticket(&app, &o).await;
     new_ticket(
         &app,
         &o.operator,
