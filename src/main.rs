@@ -4,6 +4,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // before any thread exists (sqlite3_config is process-wide and not thread-safe)
+    hotline::db::configure_sqlite();
     hotline::db::init_tls();
     std::process::exit(hotline::cli::main());
 }

@@ -157,11 +157,16 @@ pub fn init_tls() {
 /// mutex, and the full-text index allocates a buffer for each page it reads: under `wrk` at
 /// c=8 a fifth of the server's time went to that mutex (docs/benchmarks.md, "The fourth
 /// round"). Nothing here reads the statistics.
-fn configure_sqlite() {
+///
+/// `sqlite3_config` must not run while another thread uses SQLite: `main` calls this first of
+/// all, before any thread exists; the pool calls it again (a no-op then) for programs that
+/// embed the library.
+pub fn configure_sqlite() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: sqlite3_config takes this option with one int; SQLite refuses it (MISUSE)
-        // once it is initialised — then the statistics stay on, which is only slower
+        // SAFETY: sqlite3_config takes this option with one int; in the binary this runs in
+        // `main` before any other thread (see above). SQLite refuses it (MISUSE) once it is
+        // initialised — then the statistics stay on, which is only slower
         let rc = unsafe {
             libsqlite3_sys::sqlite3_config(
                 libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
@@ -184,30 +189,40 @@ fn configure_sqlite() {
 /// parsing allocates under a process-wide mutex. The samples come back with every `ANALYZE`;
 /// the next start drops them again (docs/operations.md).
 fn forget_text_index_samples(path: &std::path::Path) -> Result<(), AppError> {
-    use diesel::sql_types::BigInt;
     configure_sqlite();
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .map_err(|e| AppError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    // only slower without it: a busy or unreadable file is no reason not to start here (the
+    // pool reports a file it cannot use)
+    if let Err(e) = drop_text_index_samples(&mut conn) {
+        tracing::warn!(error = %e, "could not drop the search index's ANALYZE samples");
+    }
+    Ok(())
+}
+
+/// FTS5's own tables of the search index (`ticket_search`); `ticket_search_docs` is ours.
+const FTS5_TABLES: &str =
+    "('ticket_search_data', 'ticket_search_idx', 'ticket_search_docsize', 'ticket_search_config')";
+
+fn drop_text_index_samples(conn: &mut SqliteConnection) -> Result<(), AppError> {
+    use diesel::sql_types::BigInt;
+    conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
     let analysed: i64 = diesel::select(const_sql::<BigInt>(
         "(SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4')",
     ))
-    .get_result(&mut conn)?;
+    .get_result(conn)?;
     if analysed == 0 {
         return Ok(());
     }
     // read first: the write lock is taken only when there is something to drop
-    let samples: i64 = diesel::select(const_sql::<BigInt>(
-        "(SELECT count(*) FROM sqlite_stat4 WHERE tbl LIKE 'ticket\\_search\\_%' ESCAPE '\\')",
-    ))
-    .get_result(&mut conn)?;
+    let samples: i64 = diesel::select(diesel::dsl::sql::<BigInt>(&format!(
+        "(SELECT count(*) FROM sqlite_stat4 WHERE tbl IN {FTS5_TABLES})"
+    )))
+    .get_result(conn)?;
     if samples > 0 {
-        // only slower without it: a busy file (another process writing) is no reason not to start
-        if let Err(e) = conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; \
-             DELETE FROM sqlite_stat4 WHERE tbl LIKE 'ticket\\_search\\_%' ESCAPE '\\';",
-        ) {
-            tracing::warn!(error = %e, "could not drop the search index's ANALYZE samples");
-        }
+        conn.batch_execute(&format!(
+            "DELETE FROM sqlite_stat4 WHERE tbl IN {FTS5_TABLES};"
+        ))?;
     }
     Ok(())
 }
@@ -307,6 +322,25 @@ pub fn try_lock_ticket(conn: &mut DbConnection, id: &str) -> Result<bool, AppErr
             .is_some()),
         DbConnection::Sqlite(_) => Ok(true),
     }
+}
+
+/// The next ticket number from `ticket_number_seq`, taking with it, in the same statement, the
+/// transaction-scoped advisory lock of `lock` (`lock_id`) when given.
+pub fn next_ticket_number(pg: &mut PgConnection, lock: Option<&str>) -> Result<i64, AppError> {
+    use diesel::sql_types::BigInt;
+    Ok(match lock {
+        None => {
+            diesel::select(const_sql::<BigInt>("nextval('ticket_number_seq')")).get_result(pg)?
+        }
+        Some(key) => diesel::select(
+            diesel::dsl::sql::<BigInt>(
+                "(SELECT nextval('ticket_number_seq') FROM (SELECT pg_advisory_xact_lock(",
+            )
+            .bind::<BigInt, _>(lock_id(key))
+            .sql(")) AS locked)"),
+        )
+        .get_result(pg)?,
+    })
 }
 
 /// The number of a PostgreSQL transaction-scoped advisory lock (`pg_advisory_xact_lock`) that

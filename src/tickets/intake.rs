@@ -1,7 +1,7 @@
 //! Intake: a hotline call taken in by staff, a mini-program submission through its gateway
 //! (idempotent by `Idempotency-Key`), validation of the input, and automatic dispatch.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -247,8 +247,9 @@ fn build_row(
         reply: None,
         call_id: call.call_id,
         caller_number,
-        call_started_at: call.started_at.map(|t| t.naive_utc()),
-        call_ended_at: call.ended_at.map(|t| t.naive_utc()),
+        // to the microsecond, as both databases keep it (the answer shows what a GET shows)
+        call_started_at: call.started_at.map(|t| t.naive_utc().trunc_subsecs(6)),
+        call_ended_at: call.ended_at.map(|t| t.naive_utc().trunc_subsecs(6)),
         created_by: None,
         api_client_id: None,
         version: 1,

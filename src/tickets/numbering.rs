@@ -33,22 +33,7 @@ pub(super) fn next_number(
 ) -> Result<String, AppError> {
     let day = china_date(now);
     if let DbConnection::Pg(pg) = conn {
-        use diesel::sql_types::BigInt;
-        let n: i64 = match lock {
-            None => diesel::select(crate::db::const_sql::<BigInt>(
-                "nextval('ticket_number_seq')",
-            ))
-            .get_result(pg)?,
-            Some(key) => diesel::select(
-                diesel::dsl::sql::<BigInt>(
-                    "(SELECT nextval('ticket_number_seq') FROM \
-                     (SELECT pg_advisory_xact_lock(",
-                )
-                .bind::<BigInt, _>(crate::db::lock_id(key))
-                .sql(")) AS locked)"),
-            )
-            .get_result(pg)?,
-        };
+        let n = crate::db::next_ticket_number(pg, lock)?;
         return Ok(format!("HL{day}{n:08}"));
     }
     let bump = |conn: &mut DbConnection| -> Result<Option<i32>, AppError> {
