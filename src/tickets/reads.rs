@@ -642,9 +642,11 @@ fn filtered(
             }
             _ => None,
         };
-        // a list narrowed by nothing but the text and who may see it can walk the tickets in
-        // its order probing each for a common word (SQLite, `search::probe`)
-        let walk = !filter.narrows_beyond_text();
+        // a list narrowed by nothing but the text can walk the tickets in its order probing
+        // each for a common word (SQLite, `search::probe`); not a department's, which would
+        // walk past every other department's tickets (666 ms against 133 ms gathering, the
+        // water company at a million tickets)
+        let walk = !filter.narrows_beyond_text() && department.is_none();
         query = query.filter(contains_text(conn, q, window, department, walk)?);
     }
     // queues by time: tickets with a running deadline matching every given condition

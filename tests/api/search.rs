@@ -247,9 +247,10 @@ async fn listed(app: &TestApp, token: &str, q: &str, extra: &str) -> Vec<String>
     }
 }
 
-/// A word most tickets hold: on SQLite the list then walks the tickets in its order and probes
-/// each (`search::probe`) instead of gathering every match; a rare phrase is gathered. Both
-/// answer what a scan would, page by page, in either order and for a department.
+/// A word most tickets hold: on SQLite the hotline's list then walks the tickets in its order
+/// and probes each (`search::probe`) instead of gathering every match; a rare phrase, a
+/// department's list and a list filtered further are gathered. All answer what a scan would,
+/// page by page, in either order.
 async fn a_common_word_lists_like_a_scan(app: TestApp) {
     let o = org(&app).await;
     let theirs = water_ticket(&app, &o).await;
