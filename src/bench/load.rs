@@ -468,6 +468,11 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
                 "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4%E4%B8%89%E5%A4%A9&limit=50",
                 operator.clone(),
             ),
+            (
+                "list ?q=停水 as department, first page of 50",
+                "/api/v1/tickets?q=%E5%81%9C%E6%B0%B4&limit=50",
+                water.clone(),
+            ),
         ] {
             let m = drive(c, options.seconds, usize::MAX, {
                 let (http, url) = (client.http.clone(), format!("{base}{path}"));

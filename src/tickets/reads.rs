@@ -364,14 +364,21 @@ pub fn list(
     filter: &TicketFilter,
     page: &PageRequest,
 ) -> Result<Page<Ticket>, AppError> {
-    let Some(query) = filtered(conn, viewer, filter, page, None)? else {
+    let Some(query) = filtered(conn, viewer, filter, page, None, true)? else {
         return Ok(Page {
             items: vec![],
             next_cursor: None,
         });
     };
     let by_due = query.by_due;
-    let rows: Vec<TicketRow> = query.tickets.limit(page.fetch_limit()).load(conn)?;
+    let mut rows: Vec<TicketRow> = query.tickets.limit(page.fetch_limit()).load(conn)?;
+    if query.walked_part && (rows.len() as i64) < page.fetch_limit() {
+        // the matches are not spread through the table (a burst of one word): the walk over the
+        // next `WALK` tickets did not fill the page, so gather them instead
+        if let Some(query) = filtered(conn, viewer, filter, page, None, false)? {
+            rows = query.tickets.limit(page.fetch_limit()).load(conn)?;
+        }
+    }
     let views = views(conn, viewer, &rows)?;
     let key = |r: &TicketRow| match (by_due, r.next_due_at) {
         (true, Some(due)) => vec![crate::pagination::time_key(due), r.id.clone()],
@@ -391,7 +398,7 @@ pub(super) fn texts_within(
     page: &PageRequest,
     window: Option<i64>,
 ) -> Result<Vec<(String, String, String)>, AppError> {
-    let Some(query) = filtered(conn, viewer, filter, page, window)? else {
+    let Some(query) = filtered(conn, viewer, filter, page, window, false)? else {
         return Ok(Vec::new());
     };
     Ok(query
@@ -462,23 +469,26 @@ fn contains_text(
     window: Option<i64>,
     department: Option<(&str, &str)>,
     walk: bool,
-) -> Result<super::search::TextCondition, AppError> {
+) -> Result<(super::search::TextCondition, bool), AppError> {
     let Some(tokens) = super::search::query_tokens(q) else {
         let pattern = crate::db::contains_pattern(q);
-        return Ok(Box::new(
-            tickets::title
-                .like(pattern.clone())
-                .or(tickets::description.like(pattern)),
+        return Ok((
+            Box::new(
+                tickets::title
+                    .like(pattern.clone())
+                    .or(tickets::description.like(pattern)),
+            ),
+            false,
         ));
     };
     if walk && window.is_none() && super::search::is_common(conn, &tokens)? {
-        return Ok(super::search::probe(&tokens));
+        return Ok((super::search::probe(&tokens), true));
     }
     let scoped = match department {
         Some((own, path)) if super::search::is_narrow(conn, path)? => Some(own),
         _ => None,
     };
-    Ok(super::search::matches(conn, &tokens, window, scoped))
+    Ok((super::search::matches(conn, &tokens, window, scoped), false))
 }
 
 /// A list's query, filtered and ordered, not yet limited.
@@ -486,7 +496,14 @@ struct Filtered {
     tickets: tickets::BoxedQuery<'static, crate::db::MultiBackend>,
     /// Ordered by the running deadline (the cursor then carries the due time).
     by_due: bool,
+    /// The text is probed ticket by ticket over the next `WALK` tickets in the list's order
+    /// only (more follow): a page it does not fill must be gathered instead.
+    walked_part: bool,
 }
+
+/// How many tickets in the list's order a list probes for a common word before it gathers
+/// the matches instead (a page of 50 needs a word in one ticket of a hundred there).
+const WALK: i64 = 5_000;
 
 /// The query of `list`: visibility, queue and filters, the cursor and the order. `None` when
 /// the viewer can see nothing.
@@ -496,8 +513,10 @@ fn filtered(
     filter: &TicketFilter,
     page: &PageRequest,
     window: Option<i64>,
+    walk: bool,
 ) -> Result<Option<Filtered>, AppError> {
     let mut query = tickets::table.into_boxed();
+    let mut probed = false;
     // visibility
     let supervisor =
         viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
@@ -646,8 +665,13 @@ fn filtered(
         // each for a common word (SQLite, `search::probe`); not a department's, which would
         // walk past every other department's tickets (666 ms against 133 ms gathering, the
         // water company at a million tickets)
-        let walk = !filter.narrows_beyond_text() && department.is_none();
-        query = query.filter(contains_text(conn, q, window, department, walk)?);
+        let walk = walk
+            && !filter.narrows_beyond_text()
+            && department.is_none()
+            && filter.order != Some(Order::Due);
+        let (condition, probe) = contains_text(conn, q, window, department, walk)?;
+        probed = probe;
+        query = query.filter(condition);
     }
     // queues by time: tickets with a running deadline matching every given condition
     let by_deadline =
@@ -685,6 +709,7 @@ fn filtered(
         query = query.filter(tickets::id.eq_any(running));
     }
     let by_due = by_deadline || filter.order == Some(Order::Due);
+    let mut walked_part = false;
     let newest_first = filter.order == Some(Order::Newest);
     if by_due {
         query = query.filter(tickets::next_due_at.is_not_null());
@@ -697,12 +722,37 @@ fn filtered(
         }
         query = query.order((tickets::next_due_at.asc(), tickets::id.asc()));
     } else {
-        if let Some(after) = page.after_key()? {
+        let after = page.after_key()?.map(str::to_string);
+        if let Some(after) = &after {
             query = if newest_first {
-                query.filter(tickets::id.lt(after.to_string()))
+                query.filter(tickets::id.lt(after.clone()))
             } else {
-                query.filter(tickets::id.gt(after.to_string()))
+                query.filter(tickets::id.gt(after.clone()))
             };
+        }
+        if probed {
+            // the walk stops at the `WALK`th ticket from the cursor (an exact page when it
+            // fills; `list` gathers when it does not)
+            let mut next = tickets::table.select(tickets::id).into_boxed();
+            next = match (&after, newest_first) {
+                (Some(a), true) => next.filter(tickets::id.lt(a.clone())),
+                (Some(a), false) => next.filter(tickets::id.gt(a.clone())),
+                (None, _) => next,
+            };
+            next = if newest_first {
+                next.order(tickets::id.desc())
+            } else {
+                next.order(tickets::id.asc())
+            };
+            let bound: Option<String> = next.offset(WALK - 1).first(conn).optional()?;
+            if let Some(bound) = bound {
+                walked_part = true;
+                query = if newest_first {
+                    query.filter(tickets::id.ge(bound))
+                } else {
+                    query.filter(tickets::id.le(bound))
+                };
+            }
         }
         query = if newest_first {
             query.order(tickets::id.desc())
@@ -713,6 +763,7 @@ fn filtered(
     Ok(Some(Filtered {
         tickets: query,
         by_due,
+        walked_part,
     }))
 }
 
@@ -781,7 +832,7 @@ pub fn similar(
         query = query.filter(tickets::region_id.eq(r.as_str()));
     }
     if let Some(q) = text.map(str::trim).filter(|q| !q.is_empty()) {
-        query = query.filter(contains_text(conn, q, None, None, false)?);
+        query = query.filter(contains_text(conn, q, None, None, false)?.0);
     }
     if let Some(after) = page.after_key()? {
         query = query.filter(tickets::id.lt(after.to_string()));

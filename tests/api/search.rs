@@ -18,6 +18,7 @@ on_both_backends!(
     search_follows_who_may_see_a_ticket,
     a_common_word_lists_like_a_scan,
     a_start_forgets_the_text_index_samples,
+    a_burst_of_one_word_lists_like_a_scan,
 );
 
 const TEXTS: &[(&str, &str)] = &[
@@ -149,13 +150,26 @@ async fn ranked_search_with_highlights(app: TestApp) {
 /// Tickets the department cannot see, put straight into the tables (and the search index): each
 /// titled `停水 <n>`, newer than every ticket taken in before.
 async fn unseen_matches(app: &TestApp, n: usize) {
+    unseen(app, "zz", "停水", "小区停水", n).await;
+}
+
+/// `n` tickets put straight into the tables and the search index, ids `<prefix><n>` (after
+/// every ticket taken in, in id order), titled `<title> <n>`, no department.
+async fn unseen(
+    app: &TestApp,
+    prefix: &'static str,
+    title: &'static str,
+    text: &'static str,
+    n: usize,
+) {
     use diesel::connection::SimpleConnection;
     hotline::db::run(&app.state.pool, move |c| {
+        let upper = prefix.to_uppercase();
         let rows: Vec<String> = (0..n)
             .map(|i| {
                 format!(
-                    "('zz{i:05}', 'ZZ{i:05}', 'hotline', 'help', 'normal', 'registered', '{{}}', \
-                     '停水 {i}', '小区停水', false, false, 1, '2030-01-01 00:00:00', \
+                    "('{prefix}{i:05}', '{upper}{i:05}', 'hotline', 'help', 'normal', 'registered', '{{}}', \
+                     '{title} {i}', '{text}', false, false, 1, '2030-01-01 00:00:00', \
                      '2030-01-01 00:00:00')"
                 )
             })
@@ -299,6 +313,38 @@ async fn a_common_word_lists_like_a_scan(app: TestApp) {
             .len(),
         300
     );
+}
+
+/// A common word whose matches all come after thousands of other tickets (a burst): the
+/// hotline's list walks the first 5,000 tickets in its order, finds too few, and gathers
+/// instead — the same page as a scan.
+async fn a_burst_of_one_word_lists_like_a_scan(app: TestApp) {
+    let o = org(&app).await;
+    let theirs = water_ticket(&app, &o).await;
+    unseen(&app, "yy", "路灯不亮", "人民路", 6000).await;
+    unseen_matches(&app, 1000).await;
+    let mut expected: Vec<String> = vec![theirs["number"].as_str().expect("number").to_string()];
+    expected.extend((0..39).map(|i| format!("ZZ{i:05}")));
+    let page = app
+        .get(
+            &format!("/api/v1/tickets?limit=40&q={}", urlencoding("停水")),
+            Some(&o.operator),
+        )
+        .await
+        .json_ok()
+        .await;
+    let got: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["number"].as_str())
+        .collect();
+    assert_eq!(got, expected);
+    assert!(page["next_cursor"].is_string());
+    // newest first the matches come at once
+    let newest = listed(&app, &o.operator, "停水", "&order=newest").await;
+    assert_eq!(newest.len(), 1001);
+    assert_eq!(newest[0], "ZZ00999");
 }
 
 /// SQLite: `ANALYZE` samples every table, the search index's FTS5 tables too (those samples
