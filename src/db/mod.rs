@@ -346,7 +346,7 @@ pub fn next_ticket_number(pg: &mut PgConnection, lock: Option<&str>) -> Result<i
 /// The number of a PostgreSQL transaction-scoped advisory lock (`pg_advisory_xact_lock`) that
 /// serialises work on `key` for the rest of a transaction: the first 8 bytes of its SHA-256.
 /// (SQLite's `write_tx` already holds the write lock.)
-pub fn lock_id(key: &str) -> i64 {
+fn lock_id(key: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(key.as_bytes());
     let mut first = [0u8; 8];

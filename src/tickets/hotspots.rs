@@ -45,39 +45,47 @@ pub(super) fn cluster_of(id: &str, level: &str, parent_id: Option<&str>) -> Stri
     }
 }
 
-/// The key that serialises the hot-spot decisions of one cluster (`db::lock_id`), when the
-/// ticket has a category and a place and hot spots are counted at all.
-pub(super) fn lock_of(
+/// A new ticket's place in the hot-spot count: its category and its cluster (village), when it
+/// has both and hot spots are counted at all (`watch`).
+pub(super) struct Watched {
+    category: String,
+    place: String,
+}
+
+/// What `observe` will count the ticket under, or `None` when it counts nowhere.
+pub(super) fn watch(
     rules: &Followup,
     category: Option<&str>,
-    cluster: Option<&str>,
-) -> Option<String> {
+    cluster: Option<String>,
+) -> Option<Watched> {
     match (category, cluster) {
-        (Some(category), Some(place)) if rules.hotspot_threshold > 0 => {
-            Some(format!("hotspot:{category}:{place}"))
-        }
+        (Some(category), Some(place)) if rules.hotspot_threshold > 0 => Some(Watched {
+            category: category.to_string(),
+            place,
+        }),
         _ => None,
     }
 }
 
+impl Watched {
+    /// The key (`db::lock_id`) that serialises the hot-spot decisions of the cluster.
+    pub(super) fn lock_key(&self) -> String {
+        format!("hotspot:{}:{}", self.category, self.place)
+    }
+}
+
 /// Called at intake, in the ticket's transaction, which already holds the cluster's lock
-/// (`lock_of`; taken with the ticket's number on PostgreSQL, one round trip for both; on SQLite
-/// the write lock serialises): joins the ticket to its cluster's active alert, or raises the
-/// alert when the window now holds enough tickets. The active alert and, when there is none, the
-/// window's count are read in one statement.
+/// (`Watched::lock_key`; taken with the ticket's number on PostgreSQL, one round trip for both;
+/// on SQLite the write lock serialises): joins the ticket to its cluster's active alert, or
+/// raises the alert when the window now holds enough tickets. The active alert and, when there
+/// is none, the window's count are read in one statement.
 pub(super) fn observe(
     conn: &mut DbConnection,
     rules: &Followup,
     row: &TicketRow,
-    cluster: Option<String>,
+    Watched { category, place }: Watched,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    let (Some(category), Some(place)) = (&row.category_id, cluster) else {
-        return Ok(());
-    };
-    if rules.hotspot_threshold <= 0 {
-        return Ok(());
-    }
     let since = now - rules.hotspot_window;
     let places = regions::table
         .filter(

@@ -358,15 +358,18 @@ fn take_in(
     )?;
     draft.row.next_due_at = planned.iter().map(|d| d.due_at).min();
     // the hot-spot decision of its cluster is serialised from here to the commit
-    let lock = super::hotspots::lock_of(
+    let watched = super::hotspots::watch(
         &policy.followup,
         draft.row.category_id.as_deref(),
-        draft.cluster.as_deref(),
+        draft.cluster,
     );
+    let lock = watched.as_ref().map(super::hotspots::Watched::lock_key);
     let row = insert_ticket(conn, (draft.row, draft.raw), viewer, lock.as_deref(), now)?;
     deadlines::insert(conn, &planned)?;
     super::search::index(conn, &row.id, &row.title, &row.description)?;
-    super::hotspots::observe(conn, &policy.followup, &row, draft.cluster, now)?;
+    if let Some(watched) = watched {
+        super::hotspots::observe(conn, &policy.followup, &row, watched, now)?;
+    }
     Ok((row, planned))
 }
 

@@ -481,7 +481,7 @@ fn contains_text(
             false,
         ));
     };
-    if walk && window.is_none() && super::search::is_common(conn, &tokens)? {
+    if walk && super::search::is_common(conn, &tokens)? {
         return Ok((super::search::probe(&tokens), true));
     }
     let scoped = match department {
