@@ -491,6 +491,20 @@ fn contains_text(
     Ok((super::search::matches(conn, &tokens, window, scoped), false))
 }
 
+/// The viewer's own department and its path when the viewer is department staff (not a
+/// supervisor): what a text condition is scoped to (see `contains_text`).
+pub(super) fn text_department(viewer: &Viewer) -> Option<(&str, &str)> {
+    let supervisor =
+        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    match (
+        viewer.actor.department_id.as_deref(),
+        viewer.actor.department_path.as_deref(),
+    ) {
+        (Some(own), Some(path)) if !supervisor && viewer.is_department_user() => Some((own, path)),
+        _ => None,
+    }
+}
+
 /// A list's query, filtered and ordered, not yet limited.
 struct Filtered {
     tickets: tickets::BoxedQuery<'static, crate::db::MultiBackend>,
@@ -652,15 +666,7 @@ fn filtered(
         query = query.filter(tickets::number.eq(number.to_string()));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let department = match (
-            viewer.actor.department_id.as_deref(),
-            viewer.actor.department_path.as_deref(),
-        ) {
-            (Some(own), Some(path)) if !supervisor && viewer.is_department_user() => {
-                Some((own, path))
-            }
-            _ => None,
-        };
+        let department = text_department(viewer);
         // a list narrowed by nothing but the text can walk the tickets in its order probing
         // each for a common word (SQLite, `search::probe`); not a department's, which would
         // walk past every other department's tickets (666 ms against 133 ms gathering, the

@@ -113,12 +113,12 @@ pub type TextCondition = Box<
 /// of the table, and gathering it took 140 ms at a million tickets. PostgreSQL's planner walks
 /// the newest tickets and probes the index itself, so it is given no window.
 ///
-/// `department` is the viewer's own department when the viewer is department staff. On
-/// PostgreSQL the index also holds who may see each ticket (`scope`, migration
-/// `search_scope`): the matches a department may see are then one look-up of the text and
-/// the department together, gathered first (`= ANY(ARRAY(…))`, so that the planner cannot
-/// walk every match newest first looking for the department's few). The caller still applies
-/// the visibility rules to the tickets themselves.
+/// `department` is the viewer's own department when the viewer is department staff. The index
+/// also holds who may see each ticket (`scope`, migration `search_scope` on both backends): the
+/// matches a department may see are then one look-up of the text and the department together
+/// (on PostgreSQL gathered first, `= ANY(ARRAY(…))`, so that the planner cannot walk every
+/// match newest first looking for the department's few; on SQLite FTS5 intersects the two
+/// lists). The caller still applies the visibility rules to the tickets themselves.
 pub fn matches(
     conn: &DbConnection,
     tokens: &[String],
@@ -149,14 +149,14 @@ pub fn matches(
             ),
         },
         DbConnection::Sqlite(_) => {
-            let phrase = fts5_phrase(tokens);
+            let query = fts5_query(tokens, department);
             let head = "tickets.id IN (SELECT d.ticket_id FROM ticket_search_docs d WHERE d.id IN \
                  (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ";
             match window {
-                None => Box::new(sql::<Bool>(head).bind::<Text, _>(phrase).sql("))")),
+                None => Box::new(sql::<Bool>(head).bind::<Text, _>(query).sql("))")),
                 Some(n) => Box::new(
                     sql::<Bool>(head)
-                        .bind::<Text, _>(phrase)
+                        .bind::<Text, _>(query)
                         .sql(" ORDER BY rowid DESC LIMIT ")
                         .bind::<BigInt, _>(n)
                         .sql("))"),
@@ -166,21 +166,27 @@ pub fn matches(
     }
 }
 
-/// "The ticket's text contains the phrase", probed for each ticket on its own (SQLite): the list
-/// then walks the tickets in its order and stops at its page, instead of gathering every match
-/// first. For a phrase with many matches (a common word: an eighth of a million tickets) that
-/// is the quicker way; for a rare one the walk would visit nearly every ticket, so the caller
-/// asks `is_common` first.
+/// "The ticket's text contains the phrase", checked for each ticket on its own (SQLite): the
+/// list then walks the tickets in its order and stops at its page, instead of gathering every
+/// match first. For a phrase with many matches (a common word: an eighth of a million tickets)
+/// that is the quicker way; for a rare one the walk would visit nearly every ticket, so the
+/// caller asks `is_common` first.
+///
+/// The check reads the ticket's indexed tokens (`ticket_search_docs.tokens`, the text FTS5
+/// indexes) and looks for the phrase's tokens in a row, space to space: exactly FTS5's phrase
+/// match, since every token is ASCII letters and digits separated by one space. Asking FTS5
+/// itself for each ticket (`MATCH` with `rowid =`) parsed the query and opened each token's
+/// lists every time: 60–130 µs a ticket against about 2 µs (docs/benchmarks.md, "The fifth
+/// round").
 pub fn probe(tokens: &[String]) -> TextCondition {
     use diesel::sql_types::{Bool, Text};
-    // FTS5 answers MATCH together with `rowid =` by seeking its lists to that one row
     Box::new(
         diesel::dsl::sql::<Bool>(
-            "EXISTS (SELECT 1 FROM ticket_search_docs d, ticket_search s \
-             WHERE d.ticket_id = tickets.id AND s.rowid = d.id AND s.ticket_search MATCH ",
+            "EXISTS (SELECT 1 FROM ticket_search_docs d WHERE d.ticket_id = tickets.id \
+             AND instr(' ' || d.tokens || ' ', ",
         )
-        .bind::<Text, _>(fts5_phrase(tokens))
-        .sql(")"),
+        .bind::<Text, _>(format!(" {} ", tokens.join(" ")))
+        .sql(") > 0)"),
     )
 }
 
@@ -203,7 +209,7 @@ pub fn is_common(conn: &mut DbConnection, tokens: &[String]) -> Result<bool, App
     ))
     .get_result(lite)?;
     let threshold = (COMMON_PER_ROOT * (indexed.unwrap_or(0).max(1) as f64).sqrt()).ceil() as i64;
-    sqlite_matches_reach(conn, tokens, threshold)
+    sqlite_matches_reach(conn, tokens, None, threshold)
 }
 
 /// Whether the tickets led by the department at `path` and below are a small part of all
@@ -213,11 +219,13 @@ pub fn is_common(conn: &mut DbConnection, tokens: &[String]) -> Result<bool, App
 /// tickets' matches first took 3.4 s). A table never analysed counts as narrow (either way is
 /// fast on a small one). Co-handled tickets are not in the estimate: a department that
 /// co-handles far more than it leads gathers more than estimated (still correct, slower).
-/// Always false on SQLite, which has no scope.
+/// Always true on SQLite: FTS5 intersects the phrase's list with the department's, stepping
+/// over what it does not need, so the scope costs no more than the phrase alone even for the
+/// root department.
 pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> {
     use diesel::sql_types::{Double, Text};
     let DbConnection::Pg(pg) = conn else {
-        return Ok(false);
+        return Ok(true);
     };
     // paths are ids and slashes; anything else is refused rather than quoted
     if !path
@@ -241,25 +249,40 @@ pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> 
     Ok(share < 0.05)
 }
 
-/// What a department may see, as a query on `scope`: its subtree, and a confidential ticket
-/// only when it leads it.
-fn scope_query(department: &str) -> String {
-    let id: String = department
+/// A department's id as the one token the scope holds for it (dashes dropped).
+fn scope_token(department: &str) -> String {
+    department
         .chars()
         .filter(char::is_ascii_alphanumeric)
-        .collect();
+        .collect()
+}
+
+/// What a department may see, as a query on `scope` (PostgreSQL): its subtree, and a
+/// confidential ticket only when it leads it.
+fn scope_query(department: &str) -> String {
+    let id = scope_token(department);
     format!("g{id} & (!zconfz | l{id})")
 }
 
-/// The tokens as one FTS5 phrase (they are ASCII letters and digits: nothing to quote).
-fn fts5_phrase(tokens: &[String]) -> String {
-    format!("\"{}\"", tokens.join(" "))
+/// The FTS5 query (SQLite): the tokens as one phrase in the text (ASCII letters and digits:
+/// nothing to quote), and with a department, what it may see, as `scope_query` says.
+fn fts5_query(tokens: &[String], department: Option<&str>) -> String {
+    let phrase = format!("tokens : \"{}\"", tokens.join(" "));
+    match department {
+        None => phrase,
+        Some(own) => {
+            let id = scope_token(own);
+            format!("({phrase}) AND (scope : (\"g{id}\" NOT (\"zconfz\" NOT \"l{id}\")))")
+        }
+    }
 }
 
-/// Whether SQLite's index holds at least `n` matches of the phrase (a window of `n` was full).
-fn sqlite_matches_reach(
+/// Whether SQLite's index holds at least `n` matches of the phrase (among what `department`
+/// may see, as `matches` asks): a window of `n` was full.
+pub(super) fn sqlite_matches_reach(
     conn: &mut DbConnection,
     tokens: &[String],
+    department: Option<&str>,
     n: i64,
 ) -> Result<bool, AppError> {
     use diesel::sql_types::{BigInt, Text};
@@ -271,7 +294,7 @@ fn sqlite_matches_reach(
             "(SELECT count(*) FROM (SELECT rowid FROM ticket_search \
              WHERE ticket_search MATCH ",
         )
-        .bind::<Text, _>(fts5_phrase(tokens))
+        .bind::<Text, _>(fts5_query(tokens, department))
         .sql(" ORDER BY rowid DESC LIMIT ")
         .bind::<BigInt, _>(n)
         .sql("))"),
@@ -301,11 +324,14 @@ pub fn index(
         }
         DbConnection::Sqlite(lite) => {
             diesel::sql_query(
-                "INSERT INTO ticket_search_docs (ticket_id, tokens) VALUES (?, ?) \
+                // with who may see it as it stands (later changes: the migration's triggers)
+                "INSERT INTO ticket_search_docs (ticket_id, tokens, scope) VALUES (?, ?, \
+                 coalesce((SELECT scope FROM ticket_search_scopes WHERE ticket_id = ?), '')) \
                  ON CONFLICT (ticket_id) DO UPDATE SET tokens = excluded.tokens",
             )
             .bind::<Text, _>(ticket_id)
             .bind::<Text, _>(doc)
+            .bind::<Text, _>(ticket_id)
             .execute(lite)?;
         }
     }
@@ -438,6 +464,8 @@ pub fn search(
     // window eight times too wide gathered a hundred thousand matches for a department that
     // was a few short); the last try looks at all of them
     let tokens = query_tokens(q);
+    // on SQLite a department's matches are its own (`matches`): so is what fills a window
+    let department = super::reads::text_department(viewer).map(|(own, _)| own);
     let mut window = match (&*conn, &tokens) {
         (DbConnection::Sqlite(_), Some(_)) => Some(4 * CANDIDATES),
         _ => None,
@@ -446,7 +474,8 @@ pub fn search(
         let found = super::reads::texts_within(conn, viewer, &filter, &first_page, window)?;
         match (window, &tokens) {
             (Some(n), Some(tokens))
-                if (found.len() as i64) < CANDIDATES && sqlite_matches_reach(conn, tokens, n)? =>
+                if (found.len() as i64) < CANDIDATES
+                    && sqlite_matches_reach(conn, tokens, department, n)? =>
             {
                 let wider = match found.len() as i64 {
                     0 => n * 8,

@@ -485,13 +485,37 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
         departments_see_theirs().await;
     }
     // the list's q filter agrees
-    let listed: Value = app
-        .get(
-            &format!("/api/v1/tickets?q={}", urlencoding("停水")),
-            Some(&o.east_staff),
-        )
-        .await
-        .json_ok()
-        .await;
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        listed(&app, &o.east_staff, "停水", "").await,
+        [number(&shared)]
+    );
+    // the lead returns the shared ticket and it goes to another department: who may see it
+    // changes in the index too (the scope's triggers), for the ranked search and the list alike
+    let returned = act(
+        &app,
+        &o.water_staff,
+        &shared,
+        "return",
+        json!({"reason": "不属本单位职责"}),
+    )
+    .await;
+    act(
+        &app,
+        &o.dispatcher,
+        &returned,
+        "approve_return",
+        json!({"department_id": o.edu}),
+    )
+    .await;
+    assert_eq!(
+        search_numbers(&app, &o.water_staff, "停水").await,
+        set(&[&secret])
+    );
+    assert_eq!(
+        search_numbers(&app, &o.edu_staff, "停水").await,
+        set(&[&shared])
+    );
+    for (staff, expected) in [(&o.edu_staff, &shared), (&o.water_staff, &secret)] {
+        assert_eq!(listed(&app, staff, "停水", "").await, [number(expected)]);
+    }
 }
