@@ -9,7 +9,7 @@
 -- visibility rules as well, so a stale scope could hide a ticket from a search but never show one.
 CREATE VIEW ticket_search_scopes (ticket_id, scope) AS
 SELECT t.id, trim(
-    CASE WHEN coalesce(t.lead_department_path, '') <> ''
+    CASE WHEN trim(coalesce(t.lead_department_path, ''), '/') <> ''
          THEN 'g' || replace(replace(trim(t.lead_department_path, '/'), '-', ''), '/', ' g')
          ELSE '' END
     || coalesce((SELECT ' ' || group_concat(
