@@ -464,6 +464,14 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
         );
     };
     departments_see_theirs().await;
+    // a department's whole list (no word): what it leads or co-handles, in ticket order, and
+    // not another department's confidential ticket
+    assert_eq!(
+        listed(&app, &o.water_staff, "", "").await,
+        [number(&shared), number(&secret)]
+    );
+    assert_eq!(listed(&app, &o.east_staff, "", "").await, [number(&shared)]);
+    assert!(listed(&app, &o.edu_staff, "", "").await.is_empty());
     assert!(search_numbers(&app, &o.edu_staff, "停水").await.is_empty());
     assert_eq!(
         search_numbers(&app, &o.operator, "停水").await,
@@ -517,5 +525,6 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
     );
     for (staff, expected) in [(&o.edu_staff, &shared), (&o.water_staff, &secret)] {
         assert_eq!(listed(&app, staff, "停水", "").await, [number(expected)]);
+        assert_eq!(listed(&app, staff, "", "").await, [number(expected)]);
     }
 }
