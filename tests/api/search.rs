@@ -472,6 +472,25 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
     );
     assert_eq!(listed(&app, &o.east_staff, "", "").await, [number(&shared)]);
     assert!(listed(&app, &o.edu_staff, "", "").await.is_empty());
+    // with a filter, one a page: the same tickets, cursor to cursor
+    let mut pages = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/tickets?limit=1&status=dispatched&order=newest{after}"),
+                Some(&o.water_staff),
+            )
+            .await
+            .json_ok()
+            .await;
+        pages.extend(page["items"].as_array().expect("items").iter().map(number));
+        match page["next_cursor"].as_str() {
+            Some(next) => after = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [number(&secret), number(&shared)]);
     assert!(search_numbers(&app, &o.edu_staff, "停水").await.is_empty());
     assert_eq!(
         search_numbers(&app, &o.operator, "停水").await,
