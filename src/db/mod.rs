@@ -12,6 +12,7 @@
 //! Backend-specific SQL (advisory locks, row locks, pragmas) lives in this module and nowhere else.
 
 pub mod schema;
+pub mod stamp;
 
 use std::path::PathBuf;
 use std::time::Duration;

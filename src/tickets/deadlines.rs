@@ -111,13 +111,20 @@ pub struct DeadlineRow {
     pub ticket_id: String,
     pub step: String,
     pub time_limit: String,
+    #[diesel(deserialize_as = crate::db::stamp::Stamp)]
     pub started_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stamp::Stamp)]
     pub due_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stamp::Stamp)]
     pub yellow_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub paused_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub completed_at: Option<NaiveDateTime>,
     pub overdue_minutes: Option<i32>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub warned_yellow_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub warned_red_at: Option<NaiveDateTime>,
 }
 

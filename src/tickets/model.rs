@@ -43,20 +43,29 @@ pub struct TicketRow {
     pub reply: Option<String>,
     pub call_id: Option<String>,
     pub caller_number: Option<String>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub call_started_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub call_ended_at: Option<NaiveDateTime>,
     pub created_by: Option<String>,
     pub api_client_id: Option<String>,
     pub version: i32,
+    #[diesel(deserialize_as = crate::db::stamp::Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stamp::Stamp)]
     pub updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub dispatched_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub signed_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub replied_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub closed_at: Option<NaiveDateTime>,
     /// The citizen's contact address (personal); `address` is where the problem is.
     pub citizen_address: Option<String>,
     /// The soonest running deadline (kept by `tickets::deadlines`), for the queues by time.
+    #[diesel(deserialize_as = crate::db::stamp::MaybeStamp)]
     pub next_due_at: Option<NaiveDateTime>,
     /// How the closing follow-up ended (docs/callbacks.md).
     pub callback_result: Option<CallbackResult>,
