@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::model::*;
 use super::state::{self};
 use super::*;
-use crate::auth::Role;
 use crate::catalogue::{self};
 use crate::db::schema::{access_log, ticket_co_handlers, ticket_events, tickets};
 use crate::db::{self, DbConnection};
@@ -469,7 +468,7 @@ fn contains_text(
     window: Option<i64>,
     department: Option<(&str, &str)>,
     walk: bool,
-) -> Result<(super::search::TextCondition, bool), AppError> {
+) -> Result<(super::search::TicketCondition, bool), AppError> {
     let Some(tokens) = super::search::query_tokens(q) else {
         let pattern = crate::db::contains_pattern(q);
         return Ok((
@@ -494,8 +493,7 @@ fn contains_text(
 /// The viewer's own department and its path when the viewer is department staff (not a
 /// supervisor): what a text condition is scoped to (see `contains_text`).
 pub(super) fn text_department(viewer: &Viewer) -> Option<(&str, &str)> {
-    let supervisor =
-        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    let supervisor = viewer.sees_all_departments();
     match (
         viewer.actor.department_id.as_deref(),
         viewer.actor.department_path.as_deref(),
@@ -512,7 +510,7 @@ pub(super) fn text_department(viewer: &Viewer) -> Option<(&str, &str)> {
 /// for the water company's 21,353 of a million tickets, 5 ms this way (docs/benchmarks.md, "The
 /// fifth round"). Not for a queue (its own index gives the page) nor with a word (the word's
 /// matches are the smaller set to start from).
-fn department_tickets(lo: String, hi: String) -> super::search::TextCondition {
+fn department_tickets(lo: String, hi: String) -> super::search::TicketCondition {
     use diesel::sql_types::{Bool, Text};
     Box::new(
         diesel::dsl::sql::<Bool>(
@@ -559,9 +557,9 @@ fn filtered(
 ) -> Result<Option<Filtered>, AppError> {
     let mut query = tickets::table.into_boxed();
     let mut probed = false;
+    let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     // visibility
-    let supervisor =
-        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    let supervisor = viewer.sees_all_departments();
     if !supervisor {
         if viewer.is_department_user() {
             let Some(path) = viewer.actor.department_path.clone() else {
@@ -569,8 +567,7 @@ fn filtered(
             };
             let own = viewer.actor.department_id.clone().unwrap_or_default();
             let (lo, hi) = tree::subtree_range(&path);
-            let whole_list =
-                filter.queue.is_none() && filter.q.as_deref().is_none_or(|q| q.trim().is_empty());
+            let whole_list = filter.queue.is_none() && q.is_none();
             if whole_list && conn.backend() == crate::config::Backend::Sqlite {
                 query = query.filter(department_tickets(lo, hi));
             } else {
@@ -699,7 +696,7 @@ fn filtered(
     if let Some(number) = filter.number.as_deref().filter(|n| !n.is_empty()) {
         query = query.filter(tickets::number.eq(number.to_string()));
     }
-    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    if let Some(q) = q {
         let department = text_department(viewer);
         // a list narrowed by nothing but the text can walk the tickets in its order probing
         // each for a common word (SQLite, `search::probe`); not a department's, which would
@@ -960,8 +957,7 @@ pub fn overdue_summary(
             d::due_at,
         ))
         .load(conn)?;
-    let supervisor =
-        viewer.actor.roles.contains(Role::Supervisor) || viewer.actor.roles.contains(Role::Admin);
+    let supervisor = viewer.sees_all_departments();
     let department_user = viewer.is_department_user();
     let own_path = viewer.actor.department_path.clone();
     let own_id = viewer.actor.department_id.clone();

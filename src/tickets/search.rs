@@ -96,8 +96,8 @@ pub fn query_tokens(q: &str) -> Option<Vec<String>> {
     (!out.is_empty() && !lone).then_some(out)
 }
 
-/// A condition on a ticket's text, for a boxed tickets query on either backend.
-pub type TextCondition = Box<
+/// A condition on a ticket (its text, who sees it), for a boxed tickets query on either backend.
+pub type TicketCondition = Box<
     dyn BoxableExpression<
         crate::db::schema::tickets::table,
         crate::db::MultiBackend,
@@ -124,7 +124,7 @@ pub fn matches(
     tokens: &[String],
     window: Option<i64>,
     department: Option<&str>,
-) -> TextCondition {
+) -> TicketCondition {
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Bool, Text};
     match conn {
@@ -178,7 +178,7 @@ pub fn matches(
 /// itself for each ticket (`MATCH` with `rowid =`) parsed the query and opened each token's
 /// lists every time: 60–130 µs a ticket against about 2 µs (docs/benchmarks.md, "The fifth
 /// round").
-pub fn probe(tokens: &[String]) -> TextCondition {
+pub fn probe(tokens: &[String]) -> TicketCondition {
     use diesel::sql_types::{Bool, Text};
     Box::new(
         diesel::dsl::sql::<Bool>(

@@ -85,6 +85,11 @@ impl Viewer {
         }
     }
 
+    /// A supervisor or an admin: sees every ticket, whatever the department.
+    pub(crate) fn sees_all_departments(&self) -> bool {
+        self.actor.roles.contains(Role::Supervisor) || self.actor.roles.contains(Role::Admin)
+    }
+
     pub(crate) fn is_department_user(&self) -> bool {
         !state::HOTLINE_ROLES
             .iter()
