@@ -57,7 +57,9 @@ pub struct ConnectionManager {
 }
 
 /// Sets the SQLite pragmas on every new connection: WAL lets readers run beside one writer; the
-/// busy timeout makes writers queue instead of failing with `SQLITE_BUSY`.
+/// busy timeout makes writers queue instead of failing with `SQLITE_BUSY`; temporary data in
+/// memory — the statement journal a ticket `UPDATE` keeps (its triggers write other tables) was
+/// otherwise a temporary file created for each statement.
 #[derive(Debug)]
 struct SqlitePragmas {
     busy_timeout_ms: u32,
@@ -69,7 +71,7 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 0;",
+                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
                 self.busy_timeout_ms
             ))
             .map_err(r2d2::Error::QueryError)?;
@@ -183,20 +185,28 @@ pub fn configure_sqlite() {
     });
 }
 
-/// Drops the `ANALYZE` samples (`sqlite_stat4`) of the search index's FTS5 tables, before the
-/// pool opens its connections. FTS5 looks its terms up with an internal statement bound to the
-/// term; with samples for its table SQLite plans that statement by the bound value and so
-/// prepares it again for every term looked up — half the time of a common-word list, and
-/// parsing allocates under a process-wide mutex. The samples come back with every `ANALYZE`;
-/// the next start drops them again (docs/operations.md).
-fn forget_text_index_samples(path: &std::path::Path) -> Result<(), AppError> {
+/// Drops the `ANALYZE` samples (`sqlite_stat4`) that make SQLite prepare statements again and
+/// again, before the pool opens its connections. SQLite plans a statement by the samples of a
+/// column it binds a value to, and so prepares it again whenever that value changes:
+/// - the search index's FTS5 tables: FTS5 looks its terms up with an internal statement bound
+///   to the term, prepared again for every term looked up — half the time of a common-word
+///   list, and parsing allocates under a process-wide mutex;
+/// - indexes whose leading column is (nearly) unique — primary keys, a ticket's deadlines or
+///   events by ticket id: the samples say nothing the average does not (a few rows a value),
+///   yet every cached statement looking a row up by id was prepared again at each call (a
+///   GET's statements, a command's ticket `UPDATE` with its triggers).
+///
+/// The samples of skewed columns stay (a status, a department's path, a column mostly NULL),
+/// where the value bound decides the plan. `ANALYZE` makes them all again; the next start
+/// drops them again (docs/operations.md).
+fn forget_replanning_samples(path: &std::path::Path) -> Result<(), AppError> {
     configure_sqlite();
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .map_err(|e| AppError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     // only slower without it: a busy or unreadable file is no reason not to start here (the
     // pool reports a file it cannot use)
-    if let Err(e) = drop_text_index_samples(&mut conn) {
-        tracing::warn!(error = %e, "could not drop the search index's ANALYZE samples");
+    if let Err(e) = drop_replanning_samples(&mut conn) {
+        tracing::warn!(error = %e, "could not drop the ANALYZE samples that force re-planning");
     }
     Ok(())
 }
@@ -205,25 +215,32 @@ fn forget_text_index_samples(path: &std::path::Path) -> Result<(), AppError> {
 const FTS5_TABLES: &str =
     "('ticket_search_data', 'ticket_search_idx', 'ticket_search_docsize', 'ticket_search_config')";
 
-fn drop_text_index_samples(conn: &mut SqliteConnection) -> Result<(), AppError> {
+/// Rows a value of an index's leading column may average (`sqlite_stat1`'s second figure) for
+/// its samples to be dropped: a ticket has at most five deadlines.
+const NEAR_UNIQUE: i64 = 8;
+
+fn drop_replanning_samples(conn: &mut SqliteConnection) -> Result<(), AppError> {
     use diesel::sql_types::BigInt;
     conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
     let analysed: i64 = diesel::select(const_sql::<BigInt>(
-        "(SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4')",
+        "(SELECT count(*) FROM sqlite_schema WHERE name IN ('sqlite_stat1', 'sqlite_stat4'))",
     ))
     .get_result(conn)?;
-    if analysed == 0 {
+    if analysed < 2 {
         return Ok(());
     }
+    // `stat` is "rows per-index-rows-a-leading-value …"; CAST reads the leading integer
+    let which = format!(
+        "tbl IN {FTS5_TABLES} OR idx IN (SELECT idx FROM sqlite_stat1 WHERE idx IS NOT NULL \
+         AND CAST(substr(stat, instr(stat, ' ') + 1) AS INTEGER) <= {NEAR_UNIQUE})"
+    );
     // read first: the write lock is taken only when there is something to drop
     let samples: i64 = diesel::select(diesel::dsl::sql::<BigInt>(&format!(
-        "(SELECT count(*) FROM sqlite_stat4 WHERE tbl IN {FTS5_TABLES})"
+        "(SELECT count(*) FROM sqlite_stat4 WHERE {which})"
     )))
     .get_result(conn)?;
     if samples > 0 {
-        conn.batch_execute(&format!(
-            "DELETE FROM sqlite_stat4 WHERE tbl IN {FTS5_TABLES};"
-        ))?;
+        conn.batch_execute(&format!("DELETE FROM sqlite_stat4 WHERE {which};"))?;
     }
     Ok(())
 }
@@ -235,7 +252,7 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
     if let Target::Sqlite(path) = &manager.target {
         prepare_sqlite_file(path)?;
         if path.as_os_str() != ":memory:" {
-            forget_text_index_samples(path)?;
+            forget_replanning_samples(path)?;
         }
     }
     r2d2::Pool::builder()
@@ -711,6 +728,41 @@ impl<QS, ST: diesel::expression::TypedExpressionType> diesel::AppearsOnTable<QS>
 impl<ST, GB> diesel::expression::ValidGrouping<GB> for ConstSql<ST> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
+
+/// A statement kept prepared on its connection although diesel would prepare it again at every
+/// call. Diesel never caches an `UPDATE` (nor an insert of optional values), since the columns it
+/// sets may differ between calls; it does cache any statement by its SQL text when told it is
+/// safe, and for a statement whose text names all it does (no `IN` list of varying length) it is.
+/// Preparing the ticket `UPDATE` on SQLite compiles its triggers too: a seventh of a dispatch's
+/// time (docs/benchmarks.md, "The sixth round"). Use it as `Cached(statement).execute(conn)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Cached<Q>(pub Q);
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Cached<Q>
+where
+    Q: diesel::query_builder::QueryFragment<DB>,
+    DB: diesel::backend::Backend,
+{
+    fn walk_ast<'b>(&'b self, out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+/// Keyed by its SQL text (and the types of its binds), never by type.
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
 
 /// The `LIKE` pattern for "contains `text`"; the wildcards `%` and `_` in the text are dropped
 /// (portable: SQLite and PostgreSQL differ in their escape rules).

@@ -133,12 +133,10 @@ pub fn insert(
         };
         if row.dedupe_key.is_some() {
             db::insert_unless_duplicate(conn, |c| {
-                Ok(diesel::insert_into(outbox::table).values(&row).execute(c)?)
+                Ok(db::Cached(diesel::insert_into(outbox::table).values(&row)).execute(c)?)
             })?;
         } else {
-            diesel::insert_into(outbox::table)
-                .values(&row)
-                .execute(conn)?;
+            db::Cached(diesel::insert_into(outbox::table).values(&row)).execute(conn)?;
         }
     }
     Ok(())

@@ -238,14 +238,12 @@ pub fn plan(
 pub fn insert(conn: &mut DbConnection, planned: &[DeadlineRow]) -> Result<(), AppError> {
     match conn {
         DbConnection::Pg(pg) if planned.len() > 1 => {
-            diesel::insert_into(ticket_deadlines::table)
-                .values(planned.to_vec())
+            db::Cached(diesel::insert_into(ticket_deadlines::table).values(planned.to_vec()))
                 .execute(pg)?;
         }
         _ => {
             for row in planned {
-                diesel::insert_into(ticket_deadlines::table)
-                    .values(row.clone())
+                db::Cached(diesel::insert_into(ticket_deadlines::table).values(row.clone()))
                     .execute(conn)?;
             }
         }
@@ -300,12 +298,11 @@ pub fn complete_one(
         return Ok(None);
     };
     let late = (now - row.due_at).num_minutes().max(0);
-    diesel::update(ticket_deadlines::table.find(id))
-        .set((
-            ticket_deadlines::completed_at.eq(Some(now)),
-            ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
-        ))
-        .execute(conn)?;
+    db::Cached(diesel::update(ticket_deadlines::table.find(id)).set((
+        ticket_deadlines::completed_at.eq(Some(now)),
+        ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
+    )))
+    .execute(conn)?;
     refresh_next_due(conn, ticket)?;
     Ok(Some(late))
 }
@@ -316,11 +313,13 @@ fn open_rows(
     steps: &[Step],
 ) -> Result<Vec<DeadlineRow>, AppError> {
     let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
-    Ok(ticket_deadlines::table
-        .filter(ticket_deadlines::ticket_id.eq(ticket))
-        .filter(ticket_deadlines::step.eq_any(names))
-        .filter(ticket_deadlines::completed_at.is_null())
-        .load(conn)?)
+    Ok(db::Cached(
+        ticket_deadlines::table
+            .filter(ticket_deadlines::ticket_id.eq(ticket))
+            .filter(ticket_deadlines::step.eq_any(names))
+            .filter(ticket_deadlines::completed_at.is_null()),
+    )
+    .load(conn)?)
 }
 
 /// Completes the open `steps`, keeping how late each was (clock minutes).
@@ -339,13 +338,12 @@ pub fn complete(
         if late > 0 {
             late_steps.push((row.step.clone(), late));
         }
-        diesel::update(ticket_deadlines::table.find(&row.id))
-            .set((
-                ticket_deadlines::completed_at.eq(Some(now)),
-                ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
-                ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
-            ))
-            .execute(conn)?;
+        db::Cached(diesel::update(ticket_deadlines::table.find(&row.id)).set((
+            ticket_deadlines::completed_at.eq(Some(now)),
+            ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
+            ticket_deadlines::overdue_minutes.eq(Some(i32::try_from(late).unwrap_or(i32::MAX))),
+        )))
+        .execute(conn)?;
     }
     Ok(late_steps)
 }
@@ -409,13 +407,12 @@ pub fn resume(
             continue;
         };
         let (due, yellow) = shift(&calendar, &row, paused_at, now)?;
-        diesel::update(ticket_deadlines::table.find(&row.id))
-            .set((
-                ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
-                ticket_deadlines::due_at.eq(due),
-                ticket_deadlines::yellow_at.eq(yellow),
-            ))
-            .execute(conn)?;
+        db::Cached(diesel::update(ticket_deadlines::table.find(&row.id)).set((
+            ticket_deadlines::paused_at.eq(None::<NaiveDateTime>),
+            ticket_deadlines::due_at.eq(due),
+            ticket_deadlines::yellow_at.eq(yellow),
+        )))
+        .execute(conn)?;
     }
     Ok(())
 }
@@ -457,13 +454,12 @@ pub fn extend_handle(
         let yellow = calendar
             .add_working_days(at(row.yellow_at), days)
             .map_err(calendar_error)?;
-        diesel::update(ticket_deadlines::table.find(&row.id))
-            .set((
-                ticket_deadlines::due_at.eq(due.naive_utc()),
-                ticket_deadlines::yellow_at.eq(yellow.naive_utc()),
-                ticket_deadlines::warned_yellow_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
+        db::Cached(diesel::update(ticket_deadlines::table.find(&row.id)).set((
+            ticket_deadlines::due_at.eq(due.naive_utc()),
+            ticket_deadlines::yellow_at.eq(yellow.naive_utc()),
+            ticket_deadlines::warned_yellow_at.eq(None::<NaiveDateTime>),
+        )))
+        .execute(conn)?;
     }
     Ok(())
 }
@@ -502,8 +498,7 @@ pub fn rows_from_json(ticket: &str, text: &str) -> Result<Vec<DeadlineRow>, Stri
         Option<String>,
     );
     fn time(t: &str) -> Result<NaiveDateTime, String> {
-        let t = t.replacen(' ', "T", 1);
-        NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f").map_err(|e| format!("{t}: {e}"))
+        crate::db::stamp::parse(t).ok_or_else(|| format!("{t}: not a timestamp"))
     }
     fn maybe(t: Option<String>) -> Result<Option<NaiveDateTime>, String> {
         t.as_deref().map(time).transpose()
@@ -663,9 +658,11 @@ pub fn refresh_next_due(conn: &mut DbConnection, ticket: &str) -> Result<(), App
         .filter(ticket_deadlines::paused_at.is_null())
         .select(diesel::dsl::min(ticket_deadlines::due_at))
         .single_value();
-    diesel::update(tickets::table.find(ticket))
-        .set(tickets::next_due_at.eq(next.assume_not_null().nullable()))
-        .execute(conn)?;
+    db::Cached(
+        diesel::update(tickets::table.find(ticket))
+            .set(tickets::next_due_at.eq(next.assume_not_null().nullable())),
+    )
+    .execute(conn)?;
     Ok(())
 }
 

@@ -279,9 +279,7 @@ fn insert_ticket(
     row.number = next_number(conn, now, lock)?;
     row.created_by = viewer.user_id().map(str::to_string);
     row.api_client_id = viewer.api_client_id().map(str::to_string);
-    diesel::insert_into(tickets::table)
-        .values(&row)
-        .execute(conn)?;
+    db::Cached(diesel::insert_into(tickets::table).values(&row)).execute(conn)?;
     let mut payload = json!({
         "number": row.number, "channel": row.channel, "kind": row.kind, "urgency": row.urgency,
         "category_id": row.category_id, "region_id": row.region_id, "title": row.title,

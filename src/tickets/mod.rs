@@ -115,15 +115,17 @@ fn record_event(
     let previous = row.version;
     row.version += 1;
     row.updated_at = now;
-    let changed = diesel::update(
-        tickets::table
-            .find(&row.id)
-            .filter(tickets::version.eq(previous)),
+    let changed = db::Cached(
+        diesel::update(
+            tickets::table
+                .find(&row.id)
+                .filter(tickets::version.eq(previous)),
+        )
+        .set((
+            tickets::version.eq(row.version),
+            tickets::updated_at.eq(now),
+        )),
     )
-    .set((
-        tickets::version.eq(row.version),
-        tickets::updated_at.eq(now),
-    ))
     .execute(conn)?;
     if changed == 0 {
         return Err(AppError::Stale(
@@ -156,22 +158,21 @@ fn insert_event_by(
     what: Happened<'_>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    diesel::insert_into(ticket_events::table)
-        .values(EventRow {
-            id: db::new_id(),
-            ticket_id: ticket.id.clone(),
-            seq: ticket.version,
-            action: what.action.to_string(),
-            actor_kind: kind.to_string(),
-            actor_id: id,
-            actor_role: role,
-            from_status: what.from.map(|s| s.as_str().to_string()),
-            to_status: ticket.status.as_str().to_string(),
-            payload: what.payload.to_string(),
-            public: what.public,
-            created_at: now,
-        })
-        .execute(conn)?;
+    db::Cached(diesel::insert_into(ticket_events::table).values(EventRow {
+        id: db::new_id(),
+        ticket_id: ticket.id.clone(),
+        seq: ticket.version,
+        action: what.action.to_string(),
+        actor_kind: kind.to_string(),
+        actor_id: id,
+        actor_role: role,
+        from_status: what.from.map(|s| s.as_str().to_string()),
+        to_status: ticket.status.as_str().to_string(),
+        payload: what.payload.to_string(),
+        public: what.public,
+        created_at: now,
+    }))
+    .execute(conn)?;
     // the messages this event causes, in the same transaction (the outbox)
     crate::notify::on_ticket_event(conn, ticket, what.action, what.from, &what.payload, now)
 }

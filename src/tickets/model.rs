@@ -11,8 +11,8 @@ use crate::db::schema::{ticket_events, tickets};
 use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId, UserId};
 use crate::vocab::{CallbackResult, Channel, ExtensionState, Kind, Satisfaction, Status, Urgency};
 
-#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = tickets, treat_none_as_null = true)]
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = tickets)]
 pub struct TicketRow {
     pub id: String,
     pub number: String,
@@ -76,6 +76,82 @@ pub struct TicketRow {
     pub redo_count: i32,
     /// Times reopened after being closed.
     pub reopen_count: i32,
+}
+
+/// The columns of a ticket a command changed, and only those: `UPDATE tickets SET` every column
+/// made SQLite rewrite the ticket's entry in each of its indexes, changed or not — ten of a
+/// dispatch's sixty-odd pages written (docs/benchmarks.md, "The sixth round"). A field is
+/// `None` when its column is unchanged; a nullable column set to NULL is `Some(None)`.
+macro_rules! ticket_changes {
+    ($($field:ident: $ty:ty,)*) => {
+        #[derive(Debug, Default, AsChangeset)]
+        #[diesel(table_name = tickets)]
+        pub struct TicketChanges {
+            $(pub $field: Option<$ty>,)*
+        }
+
+        impl TicketChanges {
+            /// What differs in `after` from `before` (the same ticket).
+            pub fn between(before: &TicketRow, after: &TicketRow) -> TicketChanges {
+                let mut changes = TicketChanges::default();
+                $(
+                    if before.$field != after.$field {
+                        changes.$field = Some(after.$field.clone());
+                    }
+                )*
+                changes
+            }
+        }
+    };
+}
+
+ticket_changes! {
+    number: String,
+    channel: Channel,
+    kind: Kind,
+    urgency: Urgency,
+    status: Status,
+    category_id: Option<String>,
+    attributes: String,
+    region_id: Option<String>,
+    address: Option<String>,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    title: String,
+    description: String,
+    citizen_name: Option<String>,
+    citizen_phone: Option<String>,
+    citizen_open_id: Option<String>,
+    anonymous: bool,
+    confidential: bool,
+    lead_department_id: Option<String>,
+    lead_department_path: Option<String>,
+    assignee_id: Option<String>,
+    merged_into: Option<String>,
+    status_before_return: Option<Status>,
+    extension_state: Option<ExtensionState>,
+    extension_days: Option<i32>,
+    reply: Option<String>,
+    call_id: Option<String>,
+    caller_number: Option<String>,
+    call_started_at: Option<NaiveDateTime>,
+    call_ended_at: Option<NaiveDateTime>,
+    created_by: Option<String>,
+    api_client_id: Option<String>,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    dispatched_at: Option<NaiveDateTime>,
+    signed_at: Option<NaiveDateTime>,
+    replied_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    citizen_address: Option<String>,
+    next_due_at: Option<NaiveDateTime>,
+    callback_result: Option<CallbackResult>,
+    satisfaction: Option<Satisfaction>,
+    resolved: Option<bool>,
+    redo_count: i32,
+    reopen_count: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]

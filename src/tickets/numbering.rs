@@ -37,11 +37,13 @@ pub(super) fn next_number(
         return Ok(format!("HL{day}{n:08}"));
     }
     let bump = |conn: &mut DbConnection| -> Result<Option<i32>, AppError> {
-        Ok(diesel::update(ticket_counters::table.find(&day))
-            .set(ticket_counters::last.eq(ticket_counters::last + 1))
-            .returning(ticket_counters::last)
-            .get_result::<i32>(conn)
-            .optional()?)
+        Ok(crate::db::Cached(
+            diesel::update(ticket_counters::table.find(&day))
+                .set(ticket_counters::last.eq(ticket_counters::last + 1))
+                .returning(ticket_counters::last),
+        )
+        .get_result::<i32>(conn)
+        .optional()?)
     };
     let last = match bump(conn)? {
         Some(n) => n,

@@ -314,24 +314,28 @@ pub fn index(
     let doc = document(title, description);
     match conn {
         DbConnection::Pg(pg) => {
-            diesel::sql_query(
-                "INSERT INTO ticket_search (ticket_id, tokens) VALUES ($1, to_tsvector('simple', $2)) \
-                 ON CONFLICT (ticket_id) DO UPDATE SET tokens = EXCLUDED.tokens",
+            crate::db::Cached(
+                diesel::sql_query(
+                    "INSERT INTO ticket_search (ticket_id, tokens) VALUES ($1, to_tsvector('simple', $2)) \
+                     ON CONFLICT (ticket_id) DO UPDATE SET tokens = EXCLUDED.tokens",
+                )
+                .bind::<Text, _>(ticket_id)
+                .bind::<Text, _>(doc),
             )
-            .bind::<Text, _>(ticket_id)
-            .bind::<Text, _>(doc)
             .execute(pg)?;
         }
         DbConnection::Sqlite(lite) => {
-            diesel::sql_query(
-                // with who may see it as it stands (later changes: the migration's triggers)
-                "INSERT INTO ticket_search_docs (ticket_id, tokens, scope) VALUES (?, ?, \
-                 coalesce((SELECT scope FROM ticket_search_scopes WHERE ticket_id = ?), '')) \
-                 ON CONFLICT (ticket_id) DO UPDATE SET tokens = excluded.tokens",
+            crate::db::Cached(
+                diesel::sql_query(
+                    // with who may see it as it stands (later changes: the migration's triggers)
+                    "INSERT INTO ticket_search_docs (ticket_id, tokens, scope) VALUES (?, ?, \
+                     coalesce((SELECT scope FROM ticket_search_scopes WHERE ticket_id = ?), '')) \
+                     ON CONFLICT (ticket_id) DO UPDATE SET tokens = excluded.tokens",
+                )
+                .bind::<Text, _>(ticket_id)
+                .bind::<Text, _>(doc)
+                .bind::<Text, _>(ticket_id),
             )
-            .bind::<Text, _>(ticket_id)
-            .bind::<Text, _>(doc)
-            .bind::<Text, _>(ticket_id)
             .execute(lite)?;
         }
     }

@@ -94,13 +94,12 @@ fn set_co_handlers(
             continue;
         }
         let dept = active_department(conn, "co_department_ids", id)?;
-        diesel::insert_into(ticket_co_handlers::table)
-            .values((
-                ticket_co_handlers::ticket_id.eq(ticket),
-                ticket_co_handlers::department_id.eq(&dept.id),
-                ticket_co_handlers::department_path.eq(&dept.path),
-            ))
-            .execute(conn)?;
+        db::Cached(diesel::insert_into(ticket_co_handlers::table).values((
+            ticket_co_handlers::ticket_id.eq(ticket),
+            ticket_co_handlers::department_id.eq(&dept.id),
+            ticket_co_handlers::department_path.eq(&dept.path),
+        )))
+        .execute(conn)?;
         added.push(CoHandler {
             department_id: dept.id,
             department_path: dept.path,
@@ -174,6 +173,7 @@ pub(super) fn apply(
 ) -> Result<(TicketRow, Vec<CoHandler>), AppError> {
     let f = facts(&row, &co);
     let next = state::decide(&viewer.actor, &f, action).map_err(|r| refusal(r, &row.id, action))?;
+    let before = row.clone();
     let from = row.status;
     let cmd = Command {
         viewer,
@@ -213,12 +213,15 @@ pub(super) fn apply(
     let previous_version = row.version;
     row.version += 1;
     row.updated_at = now;
-    let changed = diesel::update(
-        tickets::table
-            .find(&row.id)
-            .filter(tickets::version.eq(previous_version)),
+    // only the columns the command changed (the version and time always do)
+    let changed = db::Cached(
+        diesel::update(
+            tickets::table
+                .find(&row.id)
+                .filter(tickets::version.eq(previous_version)),
+        )
+        .set(TicketChanges::between(&before, &row)),
     )
-    .set(&row)
     .execute(conn)?;
     if changed == 0 {
         return Err(AppError::Stale(
