@@ -248,15 +248,17 @@ pub async fn run(settings: Settings, options: LoadOptions) -> Result<String, App
         // the data: the demo's categories and departments, a year of tickets (before the server
         // starts, so that its memory is the service's alone)
         let started = Instant::now();
-        let filled = crate::db::run(&pool, {
-            let fill = options.fill;
-            move |c| super::stats::fill_tickets(c, fill)
-        })
-        .await?;
+        let fill = options.fill;
+        let steps = crate::db::run(&pool, move |c| super::stats::fill_tickets(c, fill)).await?;
+        let steps: Vec<String> = steps
+            .iter()
+            .map(|(step, secs)| format!("{step} {secs:.1} s"))
+            .collect();
         let _ = writeln!(
             report,
-            "filled {filled} tickets (with deadlines, events, search index) in {:.1} s",
-            started.elapsed().as_secs_f64()
+            "filled {fill} tickets (with deadlines, events, search index) in {:.1} s ({})",
+            started.elapsed().as_secs_f64(),
+            steps.join(", ")
         );
         demo.users
             .into_iter()

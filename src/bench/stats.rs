@@ -159,18 +159,23 @@ fn fill(conn: &mut DbConnection, from: usize, to: usize, departments: i64) -> Re
     fill_where(conn, from, to, departments, "code LIKE 'D%'")
 }
 
+/// How long each step of a fill took, in seconds, in order.
+pub type FillSteps = Vec<(&'static str, f64)>;
+
 /// `n` tickets over the departments that have a parent (the load harness's demo county), with
-/// their search index; answers how many were made.
-pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<usize, AppError> {
+/// their search index; answers how long each step took.
+pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<FillSteps, AppError> {
     let departments: i64 = departments::table
         .filter(departments::parent_id.is_not_null())
         .count()
         .get_result(conn)?;
-    with_indexes_deferred(conn, |conn| {
+    let mut steps = FillSteps::new();
+    with_indexes_deferred(conn, &mut steps, |conn, steps| {
         // in slices, the SQLite WAL copied back and emptied after each (the service's
         // connections checkpoint only now and then): one statement over a million rows grew it
         // past 1.6 GB
         const SLICE: usize = 100_000;
+        let started = Instant::now();
         for from in (0..n).step_by(SLICE) {
             insert_where(
                 conn,
@@ -181,11 +186,17 @@ pub fn fill_tickets(conn: &mut DbConnection, n: usize) -> Result<usize, AppError
             )?;
             checkpoint(conn)?;
         }
+        steps.push(("rows", started.elapsed().as_secs_f64()));
+        let started = Instant::now();
         crate::tickets::search::index_missing(conn, 20_000)?;
-        checkpoint(conn)
+        checkpoint(conn)?;
+        steps.push(("search index", started.elapsed().as_secs_f64()));
+        Ok(())
     })?;
+    let started = Instant::now();
     analyze(conn)?;
-    Ok(n)
+    steps.push(("statistics", started.elapsed().as_secs_f64()));
+    Ok(steps)
 }
 
 /// The tables a fill writes.
@@ -202,7 +213,8 @@ const FILLED_TABLES: [&str; 4] = [
 /// carry constraints the fill relies on). Only on an empty tickets table: a scratch database.
 fn with_indexes_deferred(
     conn: &mut DbConnection,
-    fill: impl FnOnce(&mut DbConnection) -> Result<(), AppError>,
+    steps: &mut FillSteps,
+    fill: impl FnOnce(&mut DbConnection, &mut FillSteps) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
     use diesel::sql_types::Text;
     #[derive(QueryableByName)]
@@ -217,7 +229,7 @@ fn with_indexes_deferred(
         .get_result::<i64>(conn)?
         == 0;
     if conn.backend() != Backend::Postgres || !empty {
-        return fill(conn);
+        return fill(conn, steps);
     }
     let tables = FILLED_TABLES.map(|t| format!("'{t}'::regclass")).join(", ");
     let indexes: Vec<Index> = diesel::sql_query(format!(
@@ -229,13 +241,15 @@ fn with_indexes_deferred(
     for index in &indexes {
         conn.batch_execute(&format!("DROP INDEX \"{}\"", index.name))?;
     }
-    let filled = fill(conn);
+    let filled = fill(conn, steps);
     // built again even when the fill failed, so the database keeps its shape
+    let started = Instant::now();
     conn.batch_execute("SET maintenance_work_mem = '512MB'")?;
     for index in &indexes {
         conn.batch_execute(&index.definition)?;
     }
     conn.batch_execute("RESET maintenance_work_mem")?;
+    steps.push(("secondary indexes", started.elapsed().as_secs_f64()));
     filled
 }
 
