@@ -480,7 +480,7 @@ fn contains_text(
             false,
         ));
     };
-    if walk && super::search::is_common(conn, &tokens)? {
+    if walk && super::search::is_common(conn, &tokens, department.map(|(own, _)| own))? {
         return Ok((super::search::probe(&tokens), true));
     }
     let scoped = match department {
@@ -501,6 +501,32 @@ pub(super) fn text_department(viewer: &Viewer) -> Option<(&str, &str)> {
         (Some(own), Some(path)) if !supervisor && viewer.is_department_user() => Some((own, path)),
         _ => None,
     }
+}
+
+/// "Led by the department at `path` or below" (`lo`..`hi` its subtree): for a department
+/// without sub-departments (`leaf`) an equality, so that the tickets it leads come in id order
+/// straight from the index on (lead_department_path, id) — over a range of paths SQLite sorts
+/// all of them first.
+fn led_by(path: &str, lo: &str, hi: &str, leaf: bool) -> super::search::TicketCondition {
+    // a ticket without a lead department is led by none
+    let lead = tickets::lead_department_path.assume_not_null();
+    if leaf {
+        Box::new(lead.eq(path.to_string()))
+    } else {
+        Box::new(lead.ge(lo.to_string()).and(lead.lt(hi.to_string())))
+    }
+}
+
+/// Whether no department lies below the one at `path` (`hi`: the end of its subtree).
+fn is_leaf(conn: &mut DbConnection, path: &str, hi: &str) -> Result<bool, AppError> {
+    use crate::db::schema::departments;
+    let below: Option<String> = departments::table
+        .filter(departments::path.gt(path))
+        .filter(departments::path.lt(hi))
+        .select(departments::id)
+        .first(conn)
+        .optional()?;
+    Ok(below.is_none())
 }
 
 /// "A ticket the department (the subtree from `lo` to `hi`) leads or co-handles", as one set of
@@ -557,6 +583,8 @@ fn filtered(
 ) -> Result<Option<Filtered>, AppError> {
     let mut query = tickets::table.into_boxed();
     let mut probed = false;
+    // the tickets a department viewer's own department leads, for a walk (SQLite)
+    let mut led_by_department: Option<super::search::TicketCondition> = None;
     let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     // visibility
     let supervisor = viewer.sees_all_departments();
@@ -568,19 +596,21 @@ fn filtered(
             let own = viewer.actor.department_id.clone().unwrap_or_default();
             let (lo, hi) = tree::subtree_range(&path);
             let whole_list = filter.queue.is_none() && q.is_none();
-            if whole_list && conn.backend() == crate::config::Backend::Sqlite {
+            let sqlite = conn.backend() == crate::config::Backend::Sqlite;
+            if whole_list && sqlite {
                 query = query.filter(department_tickets(lo, hi));
             } else {
+                // SQLite: a department with a word may walk its own tickets in id order
+                let leaf = sqlite && q.is_some() && is_leaf(conn, &path, &hi)?;
+                if sqlite {
+                    led_by_department = Some(led_by(&path, &lo, &hi, leaf));
+                }
                 let co_tickets = ticket_co_handlers::table
                     .filter(ticket_co_handlers::department_path.ge(lo.clone()))
                     .filter(ticket_co_handlers::department_path.lt(hi.clone()))
                     .select(ticket_co_handlers::ticket_id);
-                query = query.filter(
-                    tickets::lead_department_path
-                        .ge(lo)
-                        .and(tickets::lead_department_path.lt(hi))
-                        .or(tickets::id.eq_any(co_tickets)),
-                );
+                query =
+                    query.filter(led_by(&path, &lo, &hi, leaf).or(tickets::id.eq_any(co_tickets)));
             }
             query = query.filter(
                 tickets::confidential
@@ -699,13 +729,11 @@ fn filtered(
     if let Some(q) = q {
         let department = text_department(viewer);
         // a list narrowed by nothing but the text can walk the tickets in its order probing
-        // each for a common word (SQLite, `search::probe`); not a department's, which would
-        // walk past every other department's tickets (666 ms against 133 ms gathering, the
-        // water company at a million tickets)
-        let walk = walk
-            && !filter.narrows_beyond_text()
-            && department.is_none()
-            && filter.order != Some(Order::Due);
+        // each for a common word (SQLite, `search::probe`); a department walks the tickets it
+        // leads (walking every ticket took 666 ms against 133 ms gathering, the water company
+        // at a million tickets; gathering grows with the department's matches: 43 ms for its
+        // 80,000 of 停水, docs/benchmarks.md "The sixth round")
+        let walk = walk && !filter.narrows_beyond_text() && filter.order != Some(Order::Due);
         let (condition, probe) = contains_text(conn, q, window, department, walk)?;
         probed = probe;
         query = query.filter(condition);
@@ -771,6 +799,9 @@ fn filtered(
             // the walk stops at the `WALK`th ticket from the cursor (an exact page when it
             // fills; `list` gathers when it does not)
             let mut next = tickets::table.select(tickets::id).into_boxed();
+            if let Some(led) = led_by_department.take() {
+                next = next.filter(led);
+            }
             next = match (&after, newest_first) {
                 (Some(a), true) => next.filter(tickets::id.lt(a.clone())),
                 (Some(a), false) => next.filter(tickets::id.gt(a.clone())),

@@ -198,8 +198,13 @@ const COMMON_PER_ROOT: f64 = 10.0;
 /// sooner by probing the tickets in its order (`probe`) than by gathering every match. Walking
 /// costs about (page ÷ share of matches) probes, gathering one step per match: they meet near
 /// `COMMON_PER_ROOT` × √(tickets indexed) matches (docs/benchmarks.md, "The fourth round").
-/// Counting stops at that many. Always false on PostgreSQL, whose planner chooses itself.
-pub fn is_common(conn: &mut DbConnection, tokens: &[String]) -> Result<bool, AppError> {
+/// Counting stops at that many; with a `department`, only what it may see counts (it then walks
+/// its own tickets). Always false on PostgreSQL, whose planner chooses itself.
+pub fn is_common(
+    conn: &mut DbConnection,
+    tokens: &[String],
+    department: Option<&str>,
+) -> Result<bool, AppError> {
     use diesel::sql_types::{BigInt, Nullable};
     let DbConnection::Sqlite(lite) = conn else {
         return Ok(false);
@@ -209,7 +214,7 @@ pub fn is_common(conn: &mut DbConnection, tokens: &[String]) -> Result<bool, App
     ))
     .get_result(lite)?;
     let threshold = (COMMON_PER_ROOT * (indexed.unwrap_or(0).max(1) as f64).sqrt()).ceil() as i64;
-    sqlite_matches_reach(conn, tokens, None, threshold)
+    sqlite_matches_reach(conn, tokens, department, threshold)
 }
 
 /// Whether the tickets led by the department at `path` and below are a small part of all

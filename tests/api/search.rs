@@ -19,6 +19,7 @@ on_both_backends!(
     a_common_word_lists_like_a_scan,
     a_start_forgets_the_samples_that_force_replanning,
     a_burst_of_one_word_lists_like_a_scan,
+    a_department_walks_its_own_tickets_for_a_common_word,
 );
 
 const TEXTS: &[(&str, &str)] = &[
@@ -280,7 +281,7 @@ async fn a_common_word_lists_like_a_scan(app: TestApp) {
         async move {
             hotline::db::run(&pool, move |c| {
                 let tokens = hotline::tickets::search::query_tokens(q).unwrap_or_default();
-                hotline::tickets::search::is_common(c, &tokens)
+                hotline::tickets::search::is_common(c, &tokens, None)
             })
             .await
             .expect("is_common")
@@ -345,6 +346,91 @@ async fn a_burst_of_one_word_lists_like_a_scan(app: TestApp) {
     let newest = listed(&app, &o.operator, "停水", "&order=newest").await;
     assert_eq!(newest.len(), 1001);
     assert_eq!(newest[0], "ZZ00999");
+}
+
+/// A word common among a department's own tickets: on SQLite its list walks the tickets the
+/// department leads, in id order, probing each, and gives the same pages as a scan — its own
+/// matches and the ones it co-handles, never another department's. 6,000 tickets led by the
+/// water company's east office (a department without sub-departments; two in three about 停水),
+/// 1,000 about 停水 led by the education bureau; the water company itself sees its office's.
+async fn a_department_walks_its_own_tickets_for_a_common_word(app: TestApp) {
+    use diesel::connection::SimpleConnection;
+    let o = org(&app).await;
+    let dispatched = water_ticket(&app, &o).await;
+    // co-handled by the east office, led by the education bureau
+    let co = new_ticket(
+        &app,
+        &o.operator,
+        json!({"category_id": o.category, "title": "停水两天", "description": "水压低"}),
+    )
+    .await;
+    act(
+        &app,
+        &o.dispatcher,
+        &co,
+        "dispatch",
+        json!({"department_id": o.edu, "co_department_ids": [o.east]}),
+    )
+    .await;
+    let (east, edu) = (o.east.clone(), o.edu.clone());
+    hotline::db::run(&app.state.pool, move |c| {
+        let rows = |prefix: &str, dept: &str, n: usize, text: &dyn Fn(usize) -> &'static str| {
+            let upper = prefix.to_uppercase();
+            (0..n)
+                .map(|i| {
+                    format!(
+                        "('{prefix}{i:05}', '{upper}{i:05}', 'hotline', 'help', 'normal', 'dispatched', '{{}}', \
+                         '{} {i}', '小区', false, false, '{dept}', \
+                         (SELECT path FROM departments WHERE id = '{dept}'), 1, \
+                         '2030-01-01 00:00:00', '2030-01-01 00:00:00')",
+                        text(i)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let insert = "INSERT INTO tickets (id, number, channel, kind, urgency, status, attributes, \
+             title, description, anonymous, confidential, lead_department_id, lead_department_path, \
+             version, created_at, updated_at) VALUES ";
+        let ours = rows("wa", &east, 6000, &|i| if i % 3 == 0 { "路灯不亮" } else { "停水" });
+        let theirs = rows("wb", &edu, 1000, &|_| "停水");
+        c.batch_execute(&format!("{insert}{ours}; {insert}{theirs};"))?;
+        hotline::tickets::search::index_missing(c, 1000)
+    })
+    .await
+    .expect("fill");
+    // the list's order is by id: the tickets taken in through the API come first
+    let numbers = |tickets: &[&Value]| -> Vec<String> {
+        let mut taken: Vec<(String, String)> = tickets
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_str().expect("id").into(),
+                    t["number"].as_str().expect("number").into(),
+                )
+            })
+            .collect();
+        taken.sort();
+        let mut all: Vec<String> = taken.into_iter().map(|(_, n)| n).collect();
+        all.extend(
+            (0..6000)
+                .filter(|i| i % 3 != 0)
+                .map(|i| format!("WA{i:05}")),
+        );
+        all
+    };
+    for (token, mut expected) in [
+        (&o.east_staff, numbers(&[&co])),
+        (&o.water_staff, numbers(&[&dispatched, &co])),
+    ] {
+        let got = listed(&app, token, "停水", "").await;
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
+        // newest first too
+        let newest = listed(&app, token, "停水", "&order=newest").await;
+        expected.reverse();
+        assert_eq!(newest, expected);
+    }
 }
 
 /// SQLite: `ANALYZE` samples every index, the search index's FTS5 tables too; a start (a new
