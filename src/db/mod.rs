@@ -57,9 +57,7 @@ pub struct ConnectionManager {
 }
 
 /// Sets the SQLite pragmas on every new connection: WAL lets readers run beside one writer; the
-/// busy timeout makes writers queue instead of failing with `SQLITE_BUSY`; temporary data in
-/// memory — the statement journal a ticket `UPDATE` keeps (its triggers write other tables) was
-/// otherwise a temporary file created for each statement.
+/// busy timeout makes writers queue instead of failing with `SQLITE_BUSY`.
 #[derive(Debug)]
 struct SqlitePragmas {
     busy_timeout_ms: u32,
@@ -71,7 +69,7 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
+                 PRAGMA wal_autocheckpoint = 0;",
                 self.busy_timeout_ms
             ))
             .map_err(r2d2::Error::QueryError)?;
@@ -182,8 +180,28 @@ pub fn configure_sqlite() {
                 "SQLite was initialised before its memory statistics could be turned off"
             );
         }
+        // SAFETY: as above, one int. A statement journal (kept by a statement that may have to
+        // undo part of itself: the ticket `UPDATE` fires triggers) stays in memory up to this
+        // many bytes before it becomes a temporary file; at SQLite's default (64 KiB) the
+        // ticket `UPDATE` created a file for each statement. Sorts and temporary tables still
+        // spill to disk as before.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_config(
+                libsqlite3_sys::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY as std::os::raw::c_int,
+            )
+        };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised before its statement journal size could be set"
+            );
+        }
     });
 }
+
+/// Bytes of a statement journal SQLite keeps in memory (see `configure_sqlite`).
+const STATEMENT_JOURNAL_IN_MEMORY: i32 = 4 << 20;
 
 /// Drops the `ANALYZE` samples (`sqlite_stat4`) that make SQLite prepare statements again and
 /// again, before the pool opens its connections. SQLite plans a statement by the samples of a
