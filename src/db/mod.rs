@@ -750,7 +750,8 @@ impl<ST, GB> diesel::expression::ValidGrouping<GB> for ConstSql<ST> {
 /// A statement kept prepared on its connection although diesel would prepare it again at every
 /// call. Diesel never caches an `UPDATE` (nor an insert of optional values), since the columns it
 /// sets may differ between calls; it does cache any statement by its SQL text when told it is
-/// safe, and for a statement whose text names all it does (no `IN` list of varying length) it is.
+/// safe, and for a statement whose text takes a few shapes at most it is (not for an `IN` list
+/// as long as some input: each length is another statement kept).
 /// Preparing the ticket `UPDATE` on SQLite compiles its triggers too: a seventh of a dispatch's
 /// time (docs/benchmarks.md, "The sixth round"). Use it as `Cached(statement).execute(conn)`.
 #[derive(Debug, Clone, Copy)]

@@ -667,14 +667,13 @@ fn filtered(
             if whole_list && sqlite {
                 query = query.filter(department_tickets(lo, hi));
             } else {
-                // SQLite: a department with a word may walk its own tickets in id order
-                let leaf = sqlite && q.is_some() && is_leaf(conn, &path, &hi)?;
-                if sqlite {
+                // SQLite: a department with a common word walks its own tickets (below)
+                if sqlite && q.is_some() {
                     walker = Some(DepartmentWalk {
                         path: path.clone(),
                         lo: lo.clone(),
                         hi: hi.clone(),
-                        leaf,
+                        leaf: false,
                     });
                 }
                 let co_tickets = ticket_co_handlers::table
@@ -682,7 +681,7 @@ fn filtered(
                     .filter(ticket_co_handlers::department_path.lt(hi.clone()))
                     .select(ticket_co_handlers::ticket_id);
                 query =
-                    query.filter(led_by(&path, &lo, &hi, leaf).or(tickets::id.eq_any(co_tickets)));
+                    query.filter(led_by(&path, &lo, &hi, false).or(tickets::id.eq_any(co_tickets)));
             }
             query = query.filter(
                 tickets::confidential
@@ -871,7 +870,9 @@ fn filtered(
             // the walk stops at the `WALK`th ticket from the cursor (an exact page when it
             // fills; `list` gathers when it does not)
             let mut next = tickets::table.select(tickets::id).into_boxed();
-            if let Some(w) = &walker {
+            if let Some(w) = &mut walker {
+                // asked only here: most lists never walk
+                w.leaf = is_leaf(conn, &w.path, &w.hi)?;
                 next = next.filter(led_by(&w.path, &w.lo, &w.hi, w.leaf));
             }
             next = match (&after, newest_first) {

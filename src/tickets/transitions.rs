@@ -210,7 +210,6 @@ pub(super) fn apply(
         payload.entry("reason").or_insert(json!(reason.trim()));
     }
     row.status = next;
-    let previous_version = row.version;
     row.version += 1;
     row.updated_at = now;
     // only the columns the command changed (the version and time always do)
@@ -218,7 +217,7 @@ pub(super) fn apply(
         diesel::update(
             tickets::table
                 .find(&row.id)
-                .filter(tickets::version.eq(previous_version)),
+                .filter(tickets::version.eq(before.version)),
         )
         .set(TicketChanges::between(&before, &row)),
     )
