@@ -1,0 +1,1 @@
+CREATE INDEX tickets_category_idx ON tickets (category_id);
