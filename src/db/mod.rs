@@ -368,14 +368,7 @@ pub fn next_ticket_number(pg: &mut PgConnection, lock: Option<&str>) -> Result<i
         None => {
             diesel::select(const_sql::<BigInt>("nextval('ticket_number_seq')")).get_result(pg)?
         }
-        Some(key) => diesel::select(
-            diesel::dsl::sql::<BigInt>(
-                "(SELECT nextval('ticket_number_seq') FROM (SELECT pg_advisory_xact_lock(",
-            )
-            .bind::<BigInt, _>(lock_id(key))
-            .sql(")) AS locked)"),
-        )
-        .get_result(pg)?,
+        Some(key) => diesel::select(LockedNextval(lock_id(key))).get_result(pg)?,
     })
 }
 
@@ -754,6 +747,10 @@ impl<ST, GB> diesel::expression::ValidGrouping<GB> for ConstSql<ST> {
 /// as long as some input: each length is another statement kept).
 /// Preparing the ticket `UPDATE` on SQLite compiles its triggers too: a seventh of a dispatch's
 /// time (docs/benchmarks.md, "The sixth round"). Use it as `Cached(statement).execute(conn)`.
+/// SQLite only, in effect: PostgreSQL's connection asks a reference to the statement whether it
+/// is safe, and a reference answers by walking the inner statement, whose `UPDATE` or `DEFAULT`
+/// says no — so there a statement is kept prepared only when nothing in it says no (inserts of
+/// rows that bind `None` as NULL, `Fixed` texts; "The seventh round").
 #[derive(Debug, Clone, Copy)]
 pub struct Cached<Q>(pub Q);
 
@@ -782,6 +779,167 @@ impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q>
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
+
+/// A PostgreSQL statement of fixed text with text binds, kept prepared by its text (diesel sends
+/// a `sql_query` to be parsed and planned at every call): `pieces` are the text around the binds,
+/// one more than them.
+pub struct Fixed<'a, const N: usize> {
+    pieces: &'static [&'static str],
+    binds: [&'a str; N],
+}
+
+impl<'a, const N: usize> Fixed<'a, N> {
+    pub fn new(pieces: &'static [&'static str], binds: [&'a str; N]) -> Self {
+        debug_assert_eq!(pieces.len(), N + 1, "a piece of text around each bind");
+        Fixed { pieces, binds }
+    }
+}
+
+impl<const N: usize> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Fixed<'_, N> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let mut pieces = self.pieces.iter();
+        if let Some(first) = pieces.next() {
+            out.push_sql(first);
+        }
+        for bind in &self.binds {
+            out.push_bind_param::<diesel::sql_types::Text, _>(*bind)?;
+            if let Some(piece) = pieces.next() {
+                out.push_sql(piece);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keyed by its SQL text, never by type.
+impl<const N: usize> diesel::query_builder::QueryId for Fixed<'_, N> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<const N: usize, Conn> RunQueryDsl<Conn> for Fixed<'_, N> {}
+
+/// `nextval('ticket_number_seq')` after taking the advisory lock `0` (`next_ticket_number`), as
+/// an expression kept prepared (diesel's `sql()` would be parsed at every call).
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct LockedNextval(i64);
+
+impl diesel::Expression for LockedNextval {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LockedNextval {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("(SELECT nextval('ticket_number_seq') FROM (SELECT pg_advisory_xact_lock(");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.0)?;
+        out.push_sql(")) AS locked)");
+        Ok(())
+    }
+}
+
+impl<QS> diesel::SelectableExpression<QS> for LockedNextval {}
+
+impl<QS> diesel::AppearsOnTable<QS> for LockedNextval {}
+
+impl<GB> diesel::expression::ValidGrouping<GB> for LockedNextval {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+/// A statement that answers nothing, on either backend (see `write_together`).
+pub trait Write:
+    diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    + diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+{
+}
+
+impl<T> Write for T where
+    T: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+        + diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+{
+}
+
+/// Writes `statements` in order. PostgreSQL gets them as one statement, the first ones as
+/// data-modifying `WITH` parts of the last (`WITH w0 AS (s0), w1 AS (s1) s2`): one round trip
+/// instead of one each, kept prepared by its text unless a part says otherwise (an `UPDATE`
+/// does: see `Cached`). Its parts see the database as it
+/// was before the statement — none sees another's rows, though foreign keys and `AFTER` triggers
+/// see them all — so parts must not depend on each other's effects (a `BEFORE` trigger that reads
+/// a row inserted beside it would not find it). SQLite runs them one by one (in-process, a round
+/// trip costs nothing there, and it has no data-modifying `WITH`).
+pub fn write_together(
+    conn: &mut DbConnection,
+    statements: Vec<Box<dyn Write + '_>>,
+) -> Result<(), AppError> {
+    match conn {
+        DbConnection::Pg(pg) if statements.len() > 1 => {
+            Cached(Together(statements)).execute(pg)?;
+        }
+        DbConnection::Pg(pg) => {
+            for s in &statements {
+                Cached(Part(s.as_ref())).execute(pg)?;
+            }
+        }
+        DbConnection::Sqlite(lite) => {
+            for s in &statements {
+                Cached(Part(s.as_ref())).execute(lite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The statements of `write_together`, as PostgreSQL's one.
+struct Together<'a>(Vec<Box<dyn Write + 'a>>);
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Together<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let last = self.0.len().saturating_sub(1);
+        for (i, statement) in self.0.iter().enumerate() {
+            if i < last {
+                out.push_sql(if i == 0 { "WITH " } else { ", " });
+                out.push_sql(&format!("w{i} AS ("));
+            }
+            diesel::query_builder::QueryFragment::<diesel::pg::Pg>::walk_ast(
+                statement.as_ref(),
+                out.reborrow(),
+            )?;
+            if i < last {
+                out.push_sql(if i + 1 == last { ") " } else { ")" });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One statement of `write_together`, run alone.
+struct Part<'a>(&'a dyn Write);
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Part<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        diesel::query_builder::QueryFragment::<diesel::pg::Pg>::walk_ast(self.0, out)
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Part<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        diesel::query_builder::QueryFragment::<diesel::sqlite::Sqlite>::walk_ast(self.0, out)
+    }
+}
 
 /// The `LIKE` pattern for "contains `text`"; the wildcards `%` and `_` in the text are dropped
 /// (portable: SQLite and PostgreSQL differ in their escape rules).
@@ -828,5 +986,36 @@ mod tests {
             Ok(())
         })
         .expect("a new transaction starts");
+    }
+
+    /// PostgreSQL receives writes together as one statement, its binds numbered across the parts;
+    /// one write alone stays as it is.
+    #[test]
+    fn writes_together_are_one_statement_on_postgres() {
+        use schema::{hotspot_tickets, ticket_events};
+        let three: Vec<Box<dyn Write>> = vec![
+            Box::new(diesel::insert_into(hotspot_tickets::table).values((
+                hotspot_tickets::alert_id.eq("a"),
+                hotspot_tickets::ticket_id.eq("t"),
+            ))),
+            Box::new(
+                diesel::update(ticket_events::table.find("e")).set(ticket_events::public.eq(true)),
+            ),
+            Box::new(diesel::delete(
+                hotspot_tickets::table.filter(hotspot_tickets::alert_id.eq("b")),
+            )),
+        ];
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&Together(three)).to_string();
+        assert!(
+            sql.starts_with(
+                "WITH w0 AS (INSERT INTO \"hotspot_tickets\" (\"alert_id\", \"ticket_id\") VALUES ($1, $2)), \
+                 w1 AS (UPDATE \"ticket_events\" SET \"public\" = $3 WHERE (\"ticket_events\".\"id\" = $4)) \
+                 DELETE FROM \"hotspot_tickets\" WHERE (\"hotspot_tickets\".\"alert_id\" = $5)"
+            ),
+            "{sql}"
+        );
+        let one: Vec<Box<dyn Write>> = vec![Box::new(diesel::delete(hotspot_tickets::table))];
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&Together(one)).to_string();
+        assert!(sql.starts_with("DELETE FROM \"hotspot_tickets\""), "{sql}");
     }
 }

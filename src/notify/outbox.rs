@@ -25,7 +25,7 @@ use crate::tickets::model::TicketRow;
 use crate::vocab::{DeliveryChannel, OutboxState};
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct OutboxRow {
     pub id: String,
     pub channel: DeliveryChannel,

@@ -105,7 +105,7 @@ impl DeadlineRules {
 pub type SharedRules = Arc<DeadlineRules>;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = ticket_deadlines)]
+#[diesel(table_name = ticket_deadlines, treat_none_as_default_value = false)]
 pub struct DeadlineRow {
     pub id: String,
     pub ticket_id: String,
@@ -232,23 +232,21 @@ pub fn plan(
         .collect()
 }
 
-/// Writes planned deadlines: one statement on PostgreSQL (a round trip saved per step; a
-/// dispatch starts three), one insert each on SQLite (in-process, and diesel's batch insert does
-/// not reach through the `MultiConnection` there).
+/// Writes planned deadlines: one statement on PostgreSQL (`db::write_together`: a round trip
+/// saved per step; a dispatch starts three), one insert each on SQLite.
 pub fn insert(conn: &mut DbConnection, planned: &[DeadlineRow]) -> Result<(), AppError> {
-    match conn {
-        DbConnection::Pg(pg) if planned.len() > 1 => {
-            db::Cached(diesel::insert_into(ticket_deadlines::table).values(planned.to_vec()))
-                .execute(pg)?;
-        }
-        _ => {
-            for row in planned {
-                db::Cached(diesel::insert_into(ticket_deadlines::table).values(row.clone()))
-                    .execute(conn)?;
-            }
-        }
-    }
-    Ok(())
+    db::write_together(conn, inserts(planned))
+}
+
+/// Planned deadlines as statements for `db::write_together` (a ticket's other writes may go with
+/// them).
+pub fn inserts(planned: &[DeadlineRow]) -> Vec<Box<dyn db::Write + '_>> {
+    planned
+        .iter()
+        .map(|row| {
+            Box::new(diesel::insert_into(ticket_deadlines::table).values(row)) as Box<dyn db::Write>
+        })
+        .collect()
 }
 
 /// Starts a deadline whose due time is given (a supervision flag's), natural time: yellow when
@@ -648,14 +646,31 @@ pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime, batch: i64) -> Result<
     Ok(recorded)
 }
 
+/// The ticket's running deadlines (neither completed nor paused).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn running<'a>(ticket: &'a str) -> _ {
+    ticket_deadlines::table
+        .filter(ticket_deadlines::ticket_id.eq(ticket))
+        .filter(ticket_deadlines::completed_at.is_null())
+        .filter(ticket_deadlines::paused_at.is_null())
+}
+
+/// The ticket's soonest running deadline, as its `next_due_at` should read (a command sets it in
+/// its own update of the ticket; `refresh_next_due` for everything else).
+pub fn soonest_due(
+    conn: &mut DbConnection,
+    ticket: &str,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    Ok(running(ticket)
+        .select(diesel::dsl::min(ticket_deadlines::due_at))
+        .get_result(conn)?)
+}
+
 /// Recomputes the ticket's soonest running deadline (after any change to its deadlines).
 pub fn refresh_next_due(conn: &mut DbConnection, ticket: &str) -> Result<(), AppError> {
     use crate::db::schema::tickets;
     // one statement: the earliest running deadline, as a subquery of the update
-    let next = ticket_deadlines::table
-        .filter(ticket_deadlines::ticket_id.eq(ticket))
-        .filter(ticket_deadlines::completed_at.is_null())
-        .filter(ticket_deadlines::paused_at.is_null())
+    let next = running(ticket)
         .select(diesel::dsl::min(ticket_deadlines::due_at))
         .single_value();
     db::Cached(

@@ -116,19 +116,22 @@ pub(super) fn observe(
     ))
     .get_result(conn)?;
     if let Some(alert) = active {
-        diesel::insert_into(hotspot_tickets::table)
-            .values((
-                hotspot_tickets::alert_id.eq(&alert),
-                hotspot_tickets::ticket_id.eq(&row.id),
-            ))
-            .execute(conn)?;
-        diesel::update(hotspot_alerts::table.find(&alert))
-            .set((
-                hotspot_alerts::ticket_count.eq(hotspot_alerts::ticket_count + 1),
-                hotspot_alerts::last_ticket_at.eq(now),
-            ))
-            .execute(conn)?;
-        return Ok(());
+        // one round trip on PostgreSQL
+        return db::write_together(
+            conn,
+            vec![
+                Box::new(diesel::insert_into(hotspot_tickets::table).values((
+                    hotspot_tickets::alert_id.eq(alert.clone()),
+                    hotspot_tickets::ticket_id.eq(row.id.clone()),
+                ))),
+                Box::new(
+                    diesel::update(hotspot_alerts::table.find(alert.clone())).set((
+                        hotspot_alerts::ticket_count.eq(hotspot_alerts::ticket_count + 1),
+                        hotspot_alerts::last_ticket_at.eq(now),
+                    )),
+                ),
+            ],
+        );
     }
     // the tickets themselves are read only when they raise an alert
     if count.unwrap_or(0) < i64::from(rules.hotspot_threshold) {

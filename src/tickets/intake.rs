@@ -11,7 +11,7 @@ use super::state::Action;
 use super::*;
 use crate::auth::ApiClientPrincipal;
 use crate::catalogue::{self, Attribute, AttributeType, TimeLimits};
-use crate::db::schema::{intake_keys, tickets};
+use crate::db::schema::{intake_keys, ticket_events, tickets};
 use crate::db::{self, DbConnection};
 use crate::deadlines::Step;
 use crate::error::AppError;
@@ -268,10 +268,12 @@ fn build_row(
     })
 }
 
-/// Writes the new ticket and its `create` event; `lock` is taken with its number.
+/// Writes the new ticket, its `create` event and its first deadlines (`planned`), together (one
+/// statement on PostgreSQL, `db::write_together`); `lock` is taken with its number.
 fn insert_ticket(
     conn: &mut DbConnection,
     (mut row, raw): (TicketRow, RawInput),
+    planned: &[crate::tickets::deadlines::DeadlineRow],
     viewer: &Viewer,
     lock: Option<&str>,
     now: NaiveDateTime,
@@ -279,7 +281,6 @@ fn insert_ticket(
     row.number = next_number(conn, now, lock)?;
     row.created_by = viewer.user_id().map(str::to_string);
     row.api_client_id = viewer.api_client_id().map(str::to_string);
-    db::Cached(diesel::insert_into(tickets::table).values(&row)).execute(conn)?;
     let mut payload = json!({
         "number": row.number, "channel": row.channel, "kind": row.kind, "urgency": row.urgency,
         "category_id": row.category_id, "region_id": row.region_id, "title": row.title,
@@ -294,7 +295,14 @@ fn insert_ticket(
         payload,
         public: false,
     };
-    insert_event(conn, &row, viewer, created, now)?;
+    let event = event_row(&row, viewer.event_actor(), &created, now);
+    let mut writes: Vec<Box<dyn db::Write + '_>> = vec![
+        Box::new(diesel::insert_into(tickets::table).values(&row)),
+        Box::new(diesel::insert_into(ticket_events::table).values(event)),
+    ];
+    writes.extend(crate::tickets::deadlines::inserts(planned));
+    db::write_together(conn, writes)?;
+    notify_event(conn, &row, &created, now)?;
     Ok(row)
 }
 
@@ -362,8 +370,14 @@ fn take_in(
         draft.cluster,
     );
     let lock = watched.as_ref().map(super::hotspots::Watched::lock_key);
-    let row = insert_ticket(conn, (draft.row, draft.raw), viewer, lock.as_deref(), now)?;
-    deadlines::insert(conn, &planned)?;
+    let row = insert_ticket(
+        conn,
+        (draft.row, draft.raw),
+        &planned,
+        viewer,
+        lock.as_deref(),
+        now,
+    )?;
     super::search::index(conn, &row.id, &row.title, &row.description)?;
     if let Some(watched) = watched {
         super::hotspots::observe(conn, &policy.followup, &row, watched, now)?;

@@ -154,11 +154,23 @@ fn insert_system_event(
 fn insert_event_by(
     conn: &mut DbConnection,
     ticket: &TicketRow,
-    (kind, id, role): (&str, Option<String>, Option<String>),
+    actor: (&str, Option<String>, Option<String>),
     what: Happened<'_>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
-    db::Cached(diesel::insert_into(ticket_events::table).values(EventRow {
+    let event = event_row(ticket, actor, &what, now);
+    db::Cached(diesel::insert_into(ticket_events::table).values(event)).execute(conn)?;
+    notify_event(conn, ticket, &what, now)
+}
+
+/// The row of an event of `ticket` (as it is after the event).
+fn event_row(
+    ticket: &TicketRow,
+    (kind, id, role): (&str, Option<String>, Option<String>),
+    what: &Happened<'_>,
+    now: NaiveDateTime,
+) -> EventRow {
+    EventRow {
         id: db::new_id(),
         ticket_id: ticket.id.clone(),
         seq: ticket.version,
@@ -171,9 +183,16 @@ fn insert_event_by(
         payload: what.payload.to_string(),
         public: what.public,
         created_at: now,
-    }))
-    .execute(conn)?;
-    // the messages this event causes, in the same transaction (the outbox)
+    }
+}
+
+/// The messages an event causes, in the same transaction (the outbox).
+fn notify_event(
+    conn: &mut DbConnection,
+    ticket: &TicketRow,
+    what: &Happened<'_>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     crate::notify::on_ticket_event(conn, ticket, what.action, what.from, &what.payload, now)
 }
 

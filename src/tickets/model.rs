@@ -11,8 +11,12 @@ use crate::db::schema::{ticket_events, tickets};
 use crate::ids::{CategoryId, DepartmentId, RegionId, TicketId, UserId};
 use crate::vocab::{CallbackResult, Channel, ExtensionState, Kind, Satisfaction, Status, Urgency};
 
+/// A ticket's row. Inserted with `None` as NULL (`treat_none_as_default_value = false`, as are
+/// events, deadlines and outbox rows; no nullable column has another default): the insert's SQL
+/// is then the same for every row and PostgreSQL keeps it prepared, where a `DEFAULT` makes
+/// diesel send the statement to be parsed and planned again at every call.
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = tickets)]
+#[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub struct TicketRow {
     pub id: String,
     pub number: String,
@@ -155,7 +159,7 @@ ticket_changes! {
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = ticket_events)]
+#[diesel(table_name = ticket_events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub ticket_id: String,

@@ -212,6 +212,11 @@ pub(super) fn apply(
     row.status = next;
     row.version += 1;
     row.updated_at = now;
+    // late steps are recorded in the event that completes them: never forgiven, always replayable;
+    // the deadlines change first, so that the one update of the ticket carries its soonest due
+    // time (a second update for it wrote a second row version and, next_due_at being indexed,
+    // another entry in every index of the ticket)
+    let late = deadline_effects(conn, viewer, &mut row, action, now)?;
     // only the columns the command changed (the version and time always do)
     let changed = db::Cached(
         diesel::update(
@@ -227,8 +232,6 @@ pub(super) fn apply(
             "the ticket changed meanwhile; reload and retry".into(),
         ));
     }
-    // late steps are recorded in the event that completes them: never forgiven, always replayable
-    let late = deadline_effects(conn, viewer, &row, action, now)?;
     if !late.is_empty() {
         let late: Vec<Value> = late
             .into_iter()
@@ -608,7 +611,7 @@ fn notes_effects(cmd: &Command<'_>, fx: &mut Effects) -> Result<(), AppError> {
 fn deadline_effects(
     conn: &mut DbConnection,
     viewer: &Viewer,
-    row: &TicketRow,
+    row: &mut TicketRow,
     action: Action,
     now: NaiveDateTime,
 ) -> Result<Vec<(String, i64)>, AppError> {
@@ -678,6 +681,6 @@ fn deadline_effects(
         | Action::Note
         | Action::PublicNote => return Ok(late),
     }
-    deadlines::refresh_next_due(conn, id)?;
+    row.next_due_at = deadlines::soonest_due(conn, id)?;
     Ok(late)
 }
