@@ -484,7 +484,7 @@ fn contains_text(
         return Ok((super::search::probe(&tokens), true));
     }
     let scoped = match department {
-        Some((own, path)) if super::search::is_narrow(conn, path)? => Some(own),
+        Some((own, path)) if super::search::is_narrow(conn, own, path, &tokens)? => Some(own),
         _ => None,
     };
     Ok((super::search::matches(conn, &tokens, window, scoped), false))

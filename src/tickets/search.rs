@@ -217,22 +217,31 @@ pub fn is_common(
     sqlite_matches_reach(conn, tokens, department, threshold)
 }
 
-/// Whether the tickets led by the department at `path` and below are a small part of all
-/// (under 5 %, by PostgreSQL's own estimate: its statistics, no count). Then its matches are
-/// best gathered through the index's scope; a department over a large part of the table finds
-/// its newest matches sooner by walking the newest matches (gathering a quarter of ten million
-/// tickets' matches first took 3.4 s). A table never analysed counts as narrow (either way is
-/// fast on a small one). Co-handled tickets are not in the estimate: a department that
-/// co-handles far more than it leads gathers more than estimated (still correct, slower).
-/// Always true on SQLite: FTS5 intersects the phrase's list with the department's, stepping
-/// over what it does not need, so the scope costs no more than the phrase alone even for the
-/// root department.
-pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> {
-    use diesel::sql_types::{Double, Text};
+/// Whether a department's matches of `tokens` are best gathered through the index's scope: when
+/// the tickets led by the department at `path` and below are a small part of all (under 5 %, by
+/// PostgreSQL's own estimate: its statistics, no count), or when its matches of the word are few
+/// (at most `SCOPED_MATCHES` by the GIN index's statistics), however large the department. A
+/// department over a large part of the table finds its newest matches sooner by walking the
+/// newest matches (gathering a quarter of ten million tickets' matches first took 3.4 s); but a
+/// department over 6 % of the tickets holding 70,000 of a word's 239,000 matches took 1.3 s that
+/// way and 67 ms through the scope (docs/benchmarks.md, "The seventh round"). A table never
+/// analysed counts as narrow (either way is fast on a small one). Co-handled tickets are not in
+/// the estimates: a department that co-handles far more than it leads gathers more than
+/// estimated (still correct, slower). Always true on SQLite: FTS5 intersects the phrase's list
+/// with the department's, stepping over what it does not need, so the scope costs no more than
+/// the phrase alone even for the root department.
+pub fn is_narrow(
+    conn: &mut DbConnection,
+    department: &str,
+    path: &str,
+    tokens: &[String],
+) -> Result<bool, AppError> {
+    use diesel::sql_types::{Bool, Text};
     let DbConnection::Pg(pg) = conn else {
         return Ok(true);
     };
-    // paths are ids and slashes; anything else is refused rather than quoted
+    // paths are ids and slashes, tokens ASCII letters and digits (`query_tokens`); anything
+    // else is refused rather than quoted
     if !path
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
@@ -240,19 +249,37 @@ pub fn is_narrow(conn: &mut DbConnection, path: &str) -> Result<bool, AppError> 
         return Ok(false);
     }
     let (lo, hi) = crate::tree::subtree_range(path);
-    let share: f64 = diesel::select(
-        diesel::dsl::sql::<Double>(
-            "(SELECT CASE WHEN reltuples < 1 THEN 0 \
-             ELSE hotline_estimate(",
+    let share = format!(
+        "SELECT 1 FROM tickets WHERE lead_department_path >= '{lo}' AND lead_department_path < '{hi}'"
+    );
+    let plain = |t: &String| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric());
+    // (tokens `query_tokens` did not make leave the share to decide: on a large table the whole
+    // table is then the estimate)
+    let matches = if !tokens.is_empty() && tokens.iter().all(plain) {
+        format!(
+            "SELECT 1 FROM ticket_search WHERE tokens @@ to_tsquery('simple', '{}') \
+             AND scope @@ to_tsquery('simple', 'g{}')",
+            tokens.join(" <-> "),
+            scope_token(department)
         )
-        .bind::<Text, _>(format!(
-            "SELECT 1 FROM tickets WHERE lead_department_path >= '{lo}' AND lead_department_path < '{hi}'"
-        ))
-        .sql(") / reltuples::float8 END FROM pg_class WHERE oid = 'tickets'::regclass)"),
+    } else {
+        "SELECT 1 FROM tickets".to_string()
+    };
+    Ok(diesel::select(
+        diesel::dsl::sql::<Bool>("(SELECT reltuples < 1 OR hotline_estimate(")
+            .bind::<Text, _>(share)
+            .sql(") / reltuples::float8 < 0.05 OR hotline_estimate(")
+            .bind::<Text, _>(matches)
+            .sql(&format!(
+                ") <= {SCOPED_MATCHES} FROM pg_class WHERE oid = 'tickets'::regclass)"
+            )),
     )
-    .get_result(pg)?;
-    Ok(share < 0.05)
+    .get_result(pg)?)
 }
+
+/// The most matches of a word a department gathers through the index's scope whatever its size
+/// (see `is_narrow`): some 100 ms of work at most.
+const SCOPED_MATCHES: u32 = 100_000;
 
 /// A department's id as the one token the scope holds for it (dashes dropped).
 fn scope_token(department: &str) -> String {
@@ -319,13 +346,15 @@ pub fn index(
     let doc = document(title, description);
     match conn {
         DbConnection::Pg(pg) => {
-            crate::db::Cached(
-                diesel::sql_query(
-                    "INSERT INTO ticket_search (ticket_id, tokens) VALUES ($1, to_tsvector('simple', $2)) \
-                     ON CONFLICT (ticket_id) DO UPDATE SET tokens = EXCLUDED.tokens",
-                )
-                .bind::<Text, _>(ticket_id)
-                .bind::<Text, _>(doc),
+            // a fixed text with binds (`db::Fixed`): PostgreSQL keeps it prepared, where diesel
+            // sends a `sql_query` to be parsed and planned at every call
+            crate::db::Fixed::new(
+                &[
+                    "INSERT INTO ticket_search (ticket_id, tokens) VALUES (",
+                    ", to_tsvector('simple', ",
+                    ")) ON CONFLICT (ticket_id) DO UPDATE SET tokens = EXCLUDED.tokens",
+                ],
+                [ticket_id, doc.as_str()],
             )
             .execute(pg)?;
         }
