@@ -406,7 +406,7 @@ fn insert_where(
 
 /// Fresh planner statistics (and, on PostgreSQL, a vacuumed visibility map, so that index-only
 /// scans stay index-only) after a bulk load: a test cluster may run without autovacuum.
-fn analyze(conn: &mut DbConnection) -> Result<(), AppError> {
+pub(super) fn analyze(conn: &mut DbConnection) -> Result<(), AppError> {
     match conn.backend() {
         // one statement each: VACUUM cannot run in the implicit transaction of a batch
         Backend::Postgres => {
