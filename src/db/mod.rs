@@ -795,10 +795,15 @@ impl<'a, const N: usize> Fixed<'a, N> {
     }
 }
 
-impl<const N: usize> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Fixed<'_, N> {
+/// On either backend (so that it can be a `Write`), though its text is written for one.
+impl<DB, const N: usize> diesel::query_builder::QueryFragment<DB> for Fixed<'_, N>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
         let mut pieces = self.pieces.iter();
         if let Some(first) = pieces.next() {

@@ -268,8 +268,9 @@ fn build_row(
     })
 }
 
-/// Writes the new ticket, its `create` event and its first deadlines (`planned`), together (one
-/// statement on PostgreSQL, `db::write_together`); `lock` is taken with its number.
+/// Writes the new ticket, its `create` event, its first deadlines (`planned`) and its search
+/// index row, together (one statement on PostgreSQL, `db::write_together`); `lock` is taken with
+/// its number.
 fn insert_ticket(
     conn: &mut DbConnection,
     (mut row, raw): (TicketRow, RawInput),
@@ -296,12 +297,19 @@ fn insert_ticket(
         public: false,
     };
     let event = event_row(&row, viewer.event_actor(), &created, now);
+    let document = super::search::document(&row.title, &row.description);
     let mut writes: Vec<Box<dyn db::Write + '_>> = vec![
         Box::new(diesel::insert_into(tickets::table).values(&row)),
         Box::new(diesel::insert_into(ticket_events::table).values(event)),
     ];
     writes.extend(crate::tickets::deadlines::inserts(planned));
+    let search = super::search::new_ticket_row(conn, &row, &document);
+    let indexed = search.is_some();
+    writes.extend(search);
     db::write_together(conn, writes)?;
+    if !indexed {
+        super::search::index_document(conn, &row.id, document)?;
+    }
     notify_event(conn, &row, &created, now)?;
     Ok(row)
 }
@@ -378,7 +386,6 @@ fn take_in(
         lock.as_deref(),
         now,
     )?;
-    super::search::index(conn, &row.id, &row.title, &row.description)?;
     if let Some(watched) = watched {
         super::hotspots::observe(conn, &policy.followup, &row, watched, now)?;
     }

@@ -342,8 +342,46 @@ pub fn index(
     title: &str,
     description: &str,
 ) -> Result<(), AppError> {
+    index_document(conn, ticket_id, document(title, description))
+}
+
+/// The search row of a ticket being taken in (its `document`), as a write to go with the
+/// ticket's own: on PostgreSQL one statement with it (`db::write_together`), one round trip
+/// fewer. The row brings its scope, since the scope trigger cannot see a ticket written in the
+/// same statement: a ticket taken in has no department and no co-handlers yet, so only its
+/// confidentiality counts (`zconfz`, as `ticket_search_scope` would say; a test compares them).
+/// `None` on SQLite, or for a ticket that already has a department: `index_document` once the
+/// ticket is written.
+pub fn new_ticket_row<'a>(
+    conn: &DbConnection,
+    ticket: &'a crate::tickets::model::TicketRow,
+    document: &'a str,
+) -> Option<Box<dyn crate::db::Write + 'a>> {
+    if !matches!(conn, DbConnection::Pg(_)) || ticket.lead_department_id.is_some() {
+        return None;
+    }
+    Some(Box::new(crate::db::Fixed::new(
+        &[
+            "INSERT INTO ticket_search (ticket_id, tokens, scope) VALUES (",
+            ", to_tsvector('simple', ",
+            "), to_tsvector('simple', ",
+            "))",
+        ],
+        [
+            ticket.id.as_str(),
+            document,
+            if ticket.confidential { "zconfz" } else { "" },
+        ],
+    )))
+}
+
+/// `index` of a ticket's `document`.
+pub fn index_document(
+    conn: &mut DbConnection,
+    ticket_id: &str,
+    doc: String,
+) -> Result<(), AppError> {
     use diesel::sql_types::Text;
-    let doc = document(title, description);
     match conn {
         DbConnection::Pg(pg) => {
             // a fixed text with binds (`db::Fixed`): PostgreSQL keeps it prepared, where diesel
