@@ -928,21 +928,14 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Together<'_> {
 /// One statement of `write_together`, run alone.
 struct Part<'a>(&'a dyn Write);
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Part<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        diesel::query_builder::QueryFragment::<diesel::pg::Pg>::walk_ast(self.0, out)
-    }
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Part<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
-    ) -> QueryResult<()> {
-        diesel::query_builder::QueryFragment::<diesel::sqlite::Sqlite>::walk_ast(self.0, out)
+/// On each backend a `Write` is written for.
+impl<'a, DB> diesel::query_builder::QueryFragment<DB> for Part<'a>
+where
+    DB: diesel::backend::Backend,
+    dyn Write + 'a: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
     }
 }
 
