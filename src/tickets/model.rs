@@ -315,7 +315,9 @@ pub struct Call {
     /// Masked like the phone; `null` for a report seen by a department.
     pub caller_number: Option<String>,
     pub call_id: Option<String>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub ended_at: Option<DateTime<Utc>>,
 }
 
@@ -368,11 +370,17 @@ pub struct Ticket {
     pub call: Option<Call>,
     /// Send as `If-Match` with the next action; also in the `ETag` header.
     pub version: i32,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub dispatched_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub signed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub replied_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub closed_at: Option<DateTime<Utc>>,
     /// The closing follow-up: how it ended, the citizen's verdict (docs/callbacks.md).
     pub callback_result: Option<CallbackResult>,
@@ -393,7 +401,9 @@ pub struct DeadlineView {
     pub step: String,
     /// The limit that produced it (`1wd`, `2wh`, `24h`, ...), kept from when the step started.
     pub time_limit: String,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub due_at: DateTime<Utc>,
     /// Open steps: `on_track`, `yellow` or `red`.
     pub state: Option<crate::deadlines::DeadlineState>,
@@ -402,6 +412,7 @@ pub struct DeadlineView {
     pub remaining_minutes: Option<i64>,
     /// True while a return is under review (the clock stands still).
     pub paused: bool,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Completed steps: minutes late (0 when on time). Never forgiven.
     pub overdue_minutes: Option<i32>,
@@ -501,6 +512,7 @@ pub struct Event {
     pub payload: serde_json::Value,
     /// Shown to the citizen (replies, public progress notes).
     pub public: bool,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -658,6 +670,7 @@ pub struct AccessLogEntry {
     /// The personal-data fields shown unmasked.
     pub fields: Vec<String>,
     pub reason: Option<String>,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -703,6 +716,7 @@ pub struct RevealedContact {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProgressNote {
     pub text: String,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -713,11 +727,13 @@ pub struct CitizenTicket {
     pub number: String,
     pub status: Status,
     pub title: String,
+    #[serde(serialize_with = "crate::serde_util::stamp")]
     pub created_at: DateTime<Utc>,
     /// Public progress notes, oldest first.
     pub progress: Vec<ProgressNote>,
     /// The answer, once replied.
     pub reply: Option<String>,
+    #[serde(serialize_with = "crate::serde_util::stamp_opt")]
     pub replied_at: Option<DateTime<Utc>>,
 }
 
