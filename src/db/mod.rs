@@ -782,15 +782,17 @@ impl<Q, Conn> RunQueryDsl<Conn> for Cached<Q> {}
 
 /// A PostgreSQL statement of fixed text with text binds, kept prepared by its text (diesel sends
 /// a `sql_query` to be parsed and planned at every call): `pieces` are the text around the binds,
-/// one more than them.
+/// one more than them (checked when compiled). Its text is PostgreSQL's: it is a `Write` on
+/// SQLite too only so that it can go into `write_together`, whose callers choose it on
+/// PostgreSQL alone (`search::new_ticket_row`).
 pub struct Fixed<'a, const N: usize> {
     pieces: &'static [&'static str],
     binds: [&'a str; N],
 }
 
 impl<'a, const N: usize> Fixed<'a, N> {
-    pub fn new(pieces: &'static [&'static str], binds: [&'a str; N]) -> Self {
-        debug_assert_eq!(pieces.len(), N + 1, "a piece of text around each bind");
+    pub fn new<const M: usize>(pieces: &'static [&'static str; M], binds: [&'a str; N]) -> Self {
+        const { assert!(M == N + 1, "a piece of text around each bind") };
         Fixed { pieces, binds }
     }
 }
