@@ -121,15 +121,13 @@ pub(super) fn observe(
             conn,
             vec![
                 Box::new(diesel::insert_into(hotspot_tickets::table).values((
-                    hotspot_tickets::alert_id.eq(alert.clone()),
-                    hotspot_tickets::ticket_id.eq(row.id.clone()),
+                    hotspot_tickets::alert_id.eq(&alert),
+                    hotspot_tickets::ticket_id.eq(&row.id),
                 ))),
-                Box::new(
-                    diesel::update(hotspot_alerts::table.find(alert.clone())).set((
-                        hotspot_alerts::ticket_count.eq(hotspot_alerts::ticket_count + 1),
-                        hotspot_alerts::last_ticket_at.eq(now),
-                    )),
-                ),
+                Box::new(diesel::update(hotspot_alerts::table.find(&alert)).set((
+                    hotspot_alerts::ticket_count.eq(hotspot_alerts::ticket_count + 1),
+                    hotspot_alerts::last_ticket_at.eq(now),
+                ))),
             ],
         );
     }
