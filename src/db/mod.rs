@@ -119,9 +119,10 @@ impl ManageConnection for ConnectionManager {
                 let mut conn =
                     PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
                 // No JIT: the service's statements take a millisecond or less, and a row
-                // estimate gone wrong (statistics dropped by a type change) made PostgreSQL
-                // compile a page's deadline look-up for 5-130 ms (docs/benchmarks.md, "The
-                // ninth round"). JIT pays for itself only on queries that run for seconds.
+                // estimate gone wrong (statistics dropped by a type change) had PostgreSQL
+                // compile a page's deadline look-up, which then took 30-136 ms instead of
+                // 0.3 ms (docs/benchmarks.md, "The ninth round"). JIT pays for itself only on
+                // queries that run for seconds.
                 conn.batch_execute("SET jit = off")
                     .map_err(r2d2::Error::QueryError)?;
                 conn.set_instrumentation(watch::Watch);

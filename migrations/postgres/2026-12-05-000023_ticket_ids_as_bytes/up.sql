@@ -13,7 +13,7 @@
 -- Every column holding a ticket id changes together: a B-tree index serves a comparison only
 -- under its own collation, so `ticket_events.ticket_id = tickets.id` with one side "C" and the
 -- other the default would be compared under "C" and could no longer use the index on
--- `ticket_events (ticket_id, …)`. The test `ticket_id_columns_compare_as_bytes` keeps it so for
+-- `ticket_events (ticket_id, …)`. The test `ticket_ids_order_as_bytes` keeps it so for
 -- columns added later.
 --
 -- Changing a column's type drops its statistics, and autovacuum analyses a table only after
