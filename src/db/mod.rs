@@ -188,10 +188,14 @@ pub fn configure_sqlite() {
             );
         }
         // SAFETY: as above, one int. A statement journal (kept by a statement that may have to
-        // undo part of itself: the ticket `UPDATE` fires triggers) stays in memory up to this
-        // many bytes before it becomes a temporary file; at SQLite's default (64 KiB) the
-        // ticket `UPDATE` created a file for each statement. Sorts and temporary tables still
-        // spill to disk as before.
+        // undo part of itself: the ticket `UPDATE` fires triggers) stays in memory instead of
+        // becoming a temporary file past SQLite's default of 64 KiB, which the ticket `UPDATE`
+        // did for each statement. Never spilled (-1): with a spill threshold of 256 KiB or more
+        // (it was 4 MiB), SQLite 3.46 answered SQLITE_FULL to a transaction that drops a large
+        // index and builds it again, so a migration could not run on a large file (the test
+        // `robustness::a_large_index_is_rebuilt_inside_a_transaction`; docs/benchmarks.md, "The
+        // ninth round"). Only statements that change many pages inside a larger transaction
+        // (migrations) keep a large journal. Sorts and temporary tables still spill to disk.
         let rc = unsafe {
             libsqlite3_sys::sqlite3_config(
                 libsqlite3_sys::SQLITE_CONFIG_STMTJRNL_SPILL,
@@ -207,8 +211,9 @@ pub fn configure_sqlite() {
     });
 }
 
-/// Bytes of a statement journal SQLite keeps in memory (see `configure_sqlite`).
-const STATEMENT_JOURNAL_IN_MEMORY: i32 = 4 << 20;
+/// Bytes of a statement journal SQLite keeps in memory before it spills to a file: -1, never
+/// (see `configure_sqlite`).
+const STATEMENT_JOURNAL_IN_MEMORY: i32 = -1;
 
 /// Drops the `ANALYZE` samples (`sqlite_stat4`) that make SQLite prepare statements again and
 /// again, before the pool opens its connections. SQLite plans a statement by the samples of a

@@ -232,3 +232,34 @@ fn only_not_found_becomes_a_field_error() {
         "{missing:?}"
     );
 }
+
+/// A SQLite transaction that drops a large index and builds it again succeeds on the service's
+/// connections, as a migration does (`db::run_migrations`: one exclusive transaction). With
+/// SQLite's statement journal spilling to a file past 4 MiB (the process-wide setting of
+/// `db::configure_sqlite` until 2026-12-06), SQLite 3.46 answered this with SQLITE_FULL ("database
+/// or disk is full") once the index passed a few MiB: a large file could not be migrated
+/// (docs/benchmarks.md, "The ninth round").
+#[actix_web::test]
+async fn a_large_index_is_rebuilt_inside_a_transaction() {
+    let app = spawn_app(Backend::Sqlite).await.expect("app");
+    hotline::db::run(&app.state.pool, |c| {
+        c.batch_execute(
+            "CREATE TABLE big (id TEXT PRIMARY KEY, a TEXT, b TEXT); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+             INSERT INTO big SELECT printf('%036d', i), printf('dept-%08d', i % 50), 'x' FROM n; \
+             CREATE INDEX big_a ON big (a, b, id);",
+        )?;
+        Ok(())
+    })
+    .await
+    .expect("a large table");
+    hotline::db::run(&app.state.pool, |c| {
+        c.batch_execute(
+            "BEGIN EXCLUSIVE; DROP INDEX big_a; \
+             CREATE INDEX big_a ON big (a, b, id) WHERE a IS NOT NULL; COMMIT;",
+        )?;
+        Ok(())
+    })
+    .await
+    .expect("the index dropped and built again in one transaction");
+}
