@@ -338,16 +338,6 @@ pub(super) fn sqlite_matches_reach(
     Ok(found >= n)
 }
 
-/// Indexes a new ticket (or re-indexes one whose text changed), in the caller's transaction.
-pub fn index(
-    conn: &mut DbConnection,
-    ticket_id: &str,
-    title: &str,
-    description: &str,
-) -> Result<(), AppError> {
-    index_document(conn, ticket_id, document(title, description))
-}
-
 /// The search row of a ticket being taken in (its `document`), as a write to go with the
 /// ticket's own: on PostgreSQL one statement with it (`db::write_together`), one round trip
 /// fewer. The row brings its scope, since the scope trigger cannot see a ticket written in the
@@ -378,7 +368,8 @@ pub fn new_ticket_row<'a>(
     )))
 }
 
-/// `index` of a ticket's `document`.
+/// Indexes a ticket's `document` (a new ticket, or one whose text changed), in the caller's
+/// transaction.
 pub fn index_document(
     conn: &mut DbConnection,
     ticket_id: &str,
@@ -487,7 +478,7 @@ pub fn index_missing(conn: &mut DbConnection, batch: i64) -> Result<usize, AppEr
             }
             DbConnection::Sqlite(_) => {
                 for (id, title, description) in &missing {
-                    index(conn, id, title, description)?;
+                    index_document(conn, id, document(title, description))?;
                 }
                 Ok(())
             }
