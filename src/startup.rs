@@ -60,6 +60,7 @@ pub async fn prepare_database(settings: &Settings) -> Result<(db::Pool, Vec<Stri
 impl Application {
     pub async fn build(settings: Settings, clock: Clock) -> Result<Application, AppError> {
         let (pool, _) = prepare_database(&settings).await?;
+        crate::phone::warm_up();
         // files of uploads that never committed (a crash at the wrong moment); an upload in
         // flight in another instance is younger than the grace period
         let data_dir = settings.data_dir.clone();

@@ -628,17 +628,92 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// inside the commit that crosses its threshold, while that writer holds the write lock: every
 /// writer queued behind it waits, and one request in a few dozen took tens of milliseconds.
 /// Connections turn it off (`wal_autocheckpoint = 0`); instead every 128th write transaction of
-/// the process runs a PASSIVE checkpoint after its commit, outside the writer lock (a passive
-/// checkpoint blocks neither readers nor writers). The WAL stays within a few megabytes.
+/// the process asks for a PASSIVE checkpoint of its database file (a passive checkpoint blocks
+/// neither readers nor writers), which `checkpointer` runs on a thread of its own: run by the
+/// request that committed, it made every 128th write answer 20-30 ms late (docs/benchmarks.md,
+/// "The tenth round"). The WAL stays within a few megabytes.
 fn checkpoint_now_and_then(conn: &mut DbConnection) {
     static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 128 != 127 {
         return;
     }
-    if let DbConnection::Sqlite(inner) = conn {
-        if let Err(e) = inner.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(error = %e, "WAL checkpoint failed; the next one will retry");
+    let DbConnection::Sqlite(inner) = conn else {
+        return;
+    };
+    match database_file(inner) {
+        // an in-memory database has no file and no WAL
+        Ok(None) => {}
+        Ok(Some(path)) => checkpointer::request(path, inner),
+        Err(e) => tracing::warn!(error = %e, "cannot name the database file to checkpoint"),
+    }
+}
+
+/// The file of a SQLite connection's main database; `None` in memory.
+fn database_file(conn: &mut SqliteConnection) -> QueryResult<Option<PathBuf>> {
+    #[derive(QueryableByName)]
+    struct Main {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        file: String,
+    }
+    let main: Main = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .get_result(conn)?;
+    Ok((!main.file.is_empty()).then(|| PathBuf::from(main.file)))
+}
+
+/// The thread that checkpoints SQLite files, each time on a connection of its own opened for
+/// the purpose (`mode=rw`: a file deleted since is never created again). Requests coalesce:
+/// while one waits, another for the next 128 commits adds nothing to do.
+mod checkpointer {
+    use std::path::{Path, PathBuf};
+    use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+    use std::sync::OnceLock;
+
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+
+    static QUEUE: OnceLock<Option<SyncSender<PathBuf>>> = OnceLock::new();
+
+    /// Asks for a checkpoint of `path`; `conn` runs it in place if the thread is gone.
+    pub(super) fn request(path: PathBuf, conn: &mut SqliteConnection) {
+        let queue = QUEUE.get_or_init(|| {
+            let (tx, rx) = sync_channel::<PathBuf>(1);
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || {
+                    for path in rx {
+                        if let Err(e) = checkpoint(&path) {
+                            tracing::warn!(error = %e, file = %path.display(),
+                                "WAL checkpoint failed; the next one will retry");
+                        }
+                    }
+                })
+                .map_err(|e| tracing::warn!(error = %e, "no checkpoint thread; checkpoints run in place"))
+                .ok()
+                .map(|_| tx)
+        });
+        match queue.as_ref().map(|q| q.try_send(path)) {
+            Some(Ok(())) | Some(Err(TrySendError::Full(_))) => {}
+            None | Some(Err(TrySendError::Disconnected(_))) => {
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the next one will retry");
+                }
+            }
         }
+    }
+
+    /// A PASSIVE checkpoint of the file at `path`, which must exist.
+    pub(super) fn checkpoint(path: &Path) -> Result<(), String> {
+        let mut uri = String::from("file:");
+        for c in path.to_string_lossy().chars() {
+            match c {
+                '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?mode=rw");
+        let mut conn = SqliteConnection::establish(&uri).map_err(|e| e.to_string())?;
+        conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -998,6 +1073,66 @@ mod tests {
             Ok(())
         })
         .expect("a new transaction starts");
+    }
+
+    /// The rows the database file itself holds (its WAL left aside): a copy of the file alone.
+    fn rows_in_file_alone(path: &std::path::Path, dir: &std::path::Path) -> i64 {
+        let copy = dir.join("alone.db");
+        let _ = std::fs::remove_file(&copy);
+        std::fs::copy(path, &copy).expect("copy the database file");
+        let mut conn = SqliteConnection::establish(&copy.to_string_lossy()).expect("open copy");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT count(*) AS n FROM t")
+            .get_result::<N>(&mut conn)
+            .map_or(0, |r| r.n)
+    }
+
+    /// A checkpoint request from a writer is carried out by the checkpoint thread, on its own
+    /// connection: the committed rows reach the database file without the writer running it.
+    /// A file deleted since is not created again.
+    #[test]
+    fn checkpoints_run_on_their_own_thread() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.db");
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}", path.display()),
+            pool_size: 1,
+            connect_timeout_seconds: 5,
+            sqlite_busy_timeout_ms: 1000,
+        };
+        let pool = build_pool(&settings).expect("pool");
+        let mut conn = pool.get().expect("conn");
+        write_tx(&mut conn, |c| {
+            c.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);")?;
+            Ok(())
+        })
+        .expect("write");
+        let DbConnection::Sqlite(inner) = &mut *conn else {
+            panic!("a SQLite pool")
+        };
+        let file = database_file(inner).expect("file").expect("not in memory");
+        assert_eq!(file.canonicalize().ok(), path.canonicalize().ok());
+        // the connection never checkpoints by itself (wal_autocheckpoint = 0)
+        assert_eq!(rows_in_file_alone(&path, dir.path()), 0);
+        checkpointer::request(file, inner);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rows_in_file_alone(&path, dir.path()) != 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checkpoint thread did not copy the WAL into the file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let gone = dir.path().join("gone.db");
+        assert!(checkpointer::checkpoint(&gone).is_err());
+        assert!(
+            !gone.exists(),
+            "a checkpoint created a missing database file"
+        );
     }
 
     /// PostgreSQL receives writes together as one statement, its binds numbered across the parts;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One call after another (tests/load/intake_seq.py) against a SQLite file a `hotline load` run
+# filled, on a server just started: the first call's time and any stall that recurs.
+# usage: tests/load/intake_seq.sh SQLITE_FILE N   (BIN: the binary; port 18091)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DB=$1; PORT=18091; HERE=tests/load; WORK=$(mktemp -d)
+tests/load/serve.sh "sqlite://$DB" $PORT >"$WORK/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+sleep 5
+OT=$($HERE/token.sh $PORT operator)
+sqlite3 "$DB" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT 200" >"$WORK/pairs"
+python3 $HERE/intake_seq.py $PORT "$OT" "$WORK/pairs" "$2"
