@@ -10,5 +10,5 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 sleep 5
 OT=$($HERE/token.sh $PORT operator)
-sqlite3 "$DB" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT 200" >"$WORK/pairs"
+sqlite3 "$DB" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT ${NPAIRS:-200}" >"$WORK/pairs"
 python3 $HERE/intake_seq.py $PORT "$OT" "$WORK/pairs" "$2"
