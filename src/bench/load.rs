@@ -64,11 +64,12 @@ impl Measured {
     /// `latency - interval`, `latency - 2 × interval`, ... (wrk's `stats_correct`). A closed
     /// loop alone records one slow call for a stall that every caller arriving during it feels.
     fn pct_as_wrk(&self, c: usize, p: f64) -> f64 {
-        let per_client = self.done / c.max(1);
-        if per_client == 0 {
+        // wrk counts every answer, an error too, in its interval
+        let per_client = (self.done + self.errors) as f64 / c.max(1) as f64;
+        if per_client < 1.0 {
             return self.pct(p);
         }
-        let interval = self.elapsed / per_client as u32;
+        let interval = self.elapsed.div_f64(per_client);
         let mut all = self.latencies.clone();
         if !interval.is_zero() {
             for &latency in &self.latencies {

@@ -10,6 +10,8 @@ import time
 
 port, token, pairs_file, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 pairs = [line.split() for line in open(pairs_file) if line.strip()]
+if not pairs:
+    sys.exit("no (category, region) pairs in " + pairs_file)
 conn = http.client.HTTPConnection("127.0.0.1", port)
 headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 took = []

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call after another (tests/load/intake_seq.py) against a SQLite file a `hotline load` run
 # filled, on a server just started: the first call's time and any stall that recurs.
-# usage: tests/load/intake_seq.sh SQLITE_FILE N   (BIN: the binary; port 18091)
+# usage: tests/load/intake_seq.sh SQLITE_FILE N   (BIN: the binary; NPAIRS: how many (category,
+# region) pairs of the file's tickets to spread the calls over, default 200; port 18091)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DB=$1; PORT=18091; HERE=tests/load; WORK=$(mktemp -d)
