@@ -622,7 +622,9 @@ pub fn new_id() -> String {
 /// The SQLite write lock of this process (see `write_tx`). One for the process: SQLite serves
 /// one instance on one machine, and a process opens one database (tests open many; their
 /// writes then queue on each other, which costs them a little time and nothing else).
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// parking_lot's lock is eventually fair: a writer that unlocks cannot take it straight back
+/// while another thread (the checkpoint's second pass) has waited half a millisecond.
+static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
 /// SQLite's own checkpoint (copying the WAL back into the database file, with an fsync) runs
 /// inside the commit that crosses its threshold, while that writer holds the write lock: every
@@ -725,9 +727,7 @@ mod checkpointer {
                 // what they wrote meanwhile, with this process's writers held: only a WAL
                 // copied to its end is started again from its beginning by the next writer;
                 // with writes going on during every pass, it would grow without end
-                let _writers = super::SQLITE_WRITER
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let _writers = super::SQLITE_WRITER.lock();
                 conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
                     .map_err(|e| e.to_string())?;
                 Ok(conn)
@@ -783,9 +783,7 @@ where
     // one writer at a time: this process's writers queue on a lock, woken the moment it is
     // free, instead of sleeping in SQLite's busy handler (whose growing sleeps made the p99 of
     // concurrent writes hundreds of milliseconds); readers are not held
-    let _writer = SQLITE_WRITER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _writer = SQLITE_WRITER.lock();
     if let DbConnection::Sqlite(inner) = conn {
         AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     }
@@ -1199,13 +1197,15 @@ mod tests {
             Ok(())
         })
         .expect("table");
-        // each commit writes at least two pages of 4 KiB: 2,000 commits are 16 MB of WAL
+        // each commit writes two or three pages of 4 KiB: 2,000 commits, never rewound, are
+        // 25 MB of WAL; a pause between them as between requests, too short for a checkpoint
         for _ in 0..2000 {
             write_tx(&mut conn, |c| {
                 c.batch_execute("INSERT INTO b VALUES (randomblob(4000))")?;
                 Ok(())
             })
             .expect("write");
+            std::thread::sleep(Duration::from_micros(100));
         }
         let wal = std::fs::metadata(dir.path().join("w.db-wal"))
             .expect("wal")
