@@ -261,6 +261,14 @@ fn checkpoint(conn: &mut DbConnection) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The title and description of the `i`-th of a run's calls, cycling through [`TEXTS`] as
+/// the fill does (the title with `i` in it).
+pub(super) fn text(i: usize) -> (String, &'static str) {
+    let (title, description) = TEXTS[i % TEXTS.len()];
+    let (before, after) = title.split_once("', '").unwrap_or((title, ""));
+    (format!("{before}{i}{after}"), description)
+}
+
 /// Titles and descriptions the fill cycles through (one in eight speaks of 停水).
 const TEXTS: [(&str, &str); 8] = [
     (
