@@ -187,16 +187,16 @@ pub struct ServerSettings {
 impl DatabaseSettings {
     /// The pool's size: `pool_size`, or when it is 0, by the backend of `url` (as the
     /// command line may have changed it): PostgreSQL 10 connections (its work waits on the
-    /// network, and several instances share the server's connections); SQLite two per core —
-    /// its work is the process's own CPU, and each connection is also a thread keeping its own
-    /// memory: on two cores, 4 instead of 10 served pages 11 % faster and kept the server's
-    /// peak memory at 159 MiB instead of 231 (docs/benchmarks.md).
+    /// network, and several instances share the server's connections); SQLite one per core,
+    /// at least two (a reader beside the writer) — its work is the process's own CPU, and each
+    /// connection is also a thread keeping its own memory: on two cores, 4 instead of 10 served
+    /// pages 11 % faster and kept the server's peak memory at 159 MiB instead of 231, and 2
+    /// instead of 4 kept it at 118 MiB instead of 143, with the write path as fast or faster
+    /// and a department's search at c=8 a fifth slower (docs/benchmarks.md, "The tenth round").
     pub fn pool_size(&self) -> u32 {
         match (self.pool_size, Backend::from_url(&self.url)) {
             (0, Some(Backend::Postgres)) => 10,
-            (0, _) => std::thread::available_parallelism()
-                .map_or(2, |n| n.get() as u32)
-                .saturating_mul(2),
+            (0, _) => std::thread::available_parallelism().map_or(2, |n| (n.get() as u32).max(2)),
             (n, _) => n,
         }
     }
