@@ -633,7 +633,7 @@ static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 /// the process asks for a PASSIVE checkpoint of its database file (a passive checkpoint blocks
 /// neither readers nor writers), which `checkpointer` runs on a thread of its own: run by the
 /// request that committed, it made every 128th write answer 20-33 ms late (docs/benchmarks.md,
-/// "The tenth round"). The WAL stays within a few megabytes.
+/// "The tenth round"). The WAL holds the pages of about 128 writes between rewinds.
 fn checkpoint_now_and_then(conn: &mut DbConnection) {
     static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 128 != 127 {
@@ -668,9 +668,9 @@ fn database_file(conn: &mut SqliteConnection) -> QueryResult<Option<PathBuf>> {
 /// The thread that checkpoints SQLite files, in two passes: the bulk of the WAL beside the
 /// writers, then what they appended meanwhile with the process's writers held (a few
 /// milliseconds), so that the checkpoint reaches the WAL's end and the next writer starts it
-/// again from its beginning. It keeps a connection of its own to the file it checkpointed last, opened with `mode=rw` (a file deleted meanwhile is not created again) and
-/// kept open, so that it goes on naming the file the pool has open even if another file is moved
-/// to its path. Requests coalesce: while one waits, another adds nothing to do. After `GIVE_UP`
+/// again from its beginning. It keeps a connection of its own to the file it checkpointed last,
+/// opened with `mode=rw` (a file deleted meanwhile is not created again) and kept open, so that
+/// it goes on naming the file the pool has open even if another file is moved to its path. Requests coalesce: while one waits, another adds nothing to do. After `GIVE_UP`
 /// failures in a row (no file descriptor left, the file gone), or when the thread cannot be
 /// started, the writer that asks runs the checkpoint in place, as before the thread: the WAL
 /// must not grow without end.
@@ -707,7 +707,7 @@ mod checkpointer {
             _ => false,
         };
         if !handed_over {
-            if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            if let Err(e) = passive(conn) {
                 tracing::warn!(error = %e, "WAL checkpoint failed; the next one will retry");
             }
         }
@@ -722,14 +722,12 @@ mod checkpointer {
             };
             let done = conn.and_then(|mut conn| {
                 // the bulk, beside the writers
-                conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    .map_err(|e| e.to_string())?;
+                passive(&mut conn)?;
                 // what they wrote meanwhile, with this process's writers held: only a WAL
                 // copied to its end is started again from its beginning by the next writer;
                 // with writes going on during every pass, it would grow without end
                 let _writers = super::SQLITE_WRITER.lock();
-                conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    .map_err(|e| e.to_string())?;
+                passive(&mut conn)?;
                 Ok(conn)
             });
             match done {
@@ -744,6 +742,12 @@ mod checkpointer {
                 }
             }
         }
+    }
+
+    /// A PASSIVE checkpoint: it copies what it can of the WAL without waiting for anyone.
+    fn passive(conn: &mut SqliteConnection) -> Result<(), String> {
+        conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+            .map_err(|e| e.to_string())
     }
 
     /// A connection to the existing file at `path` (never creating it).
@@ -1079,18 +1083,23 @@ pub fn contains_pattern(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A pool of `size` connections over the SQLite file at `path`.
+    fn file_pool(path: &std::path::Path, size: u32) -> Pool {
+        build_pool(&DatabaseSettings {
+            url: format!("sqlite://{}", path.display()),
+            pool_size: size,
+            connect_timeout_seconds: 5,
+            sqlite_busy_timeout_ms: 1000,
+        })
+        .expect("pool")
+    }
+
     /// A holder that panics inside `BEGIN IMMEDIATE` must not return the open transaction to the
     /// pool: the connection is dropped as broken and the next one starts clean.
     #[test]
     fn a_panic_inside_a_transaction_does_not_poison_the_pool() {
         let dir = tempfile::tempdir().expect("tmp");
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", dir.path().join("t.db").display()),
-            pool_size: 1,
-            connect_timeout_seconds: 5,
-            sqlite_busy_timeout_ms: 1000,
-        };
-        let pool = build_pool(&settings).expect("pool");
+        let pool = file_pool(&dir.path().join("t.db"), 1);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut conn = pool.get().expect("conn");
             let _ = write_tx(&mut conn, |_| -> Result<(), AppError> {
@@ -1139,13 +1148,7 @@ mod tests {
     fn checkpoints_run_on_their_own_thread() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("c.db");
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", path.display()),
-            pool_size: 1,
-            connect_timeout_seconds: 5,
-            sqlite_busy_timeout_ms: 1000,
-        };
-        let pool = build_pool(&settings).expect("pool");
+        let pool = file_pool(&path, 1);
         let mut conn = pool.get().expect("conn");
         let DbConnection::Sqlite(inner) = &mut *conn else {
             panic!("a SQLite pool")
@@ -1184,13 +1187,7 @@ mod tests {
     fn the_wal_is_started_again_under_steady_writes() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("w.db");
-        let settings = DatabaseSettings {
-            url: format!("sqlite://{}", path.display()),
-            pool_size: 2,
-            connect_timeout_seconds: 5,
-            sqlite_busy_timeout_ms: 1000,
-        };
-        let pool = build_pool(&settings).expect("pool");
+        let pool = file_pool(&path, 2);
         let mut conn = pool.get().expect("conn");
         write_tx(&mut conn, |c| {
             c.batch_execute("CREATE TABLE b (x BLOB)")?;

@@ -5,11 +5,9 @@
 # region) pairs of the file's tickets to spread the calls over, default 200; port 18091)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DB=$1; PORT=18091; HERE=tests/load; WORK=$(mktemp -d)
-tests/load/serve.sh "sqlite://$DB" $PORT >"$WORK/serve.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-sleep 5
+DB=$1; PORT=18091; HERE=tests/load
+. $HERE/lib.sh
+start_sqlite_server "$DB" $PORT
 OT=$($HERE/token.sh $PORT operator)
-sqlite3 "$DB" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT ${NPAIRS:-200}" >"$WORK/pairs"
+intake_pairs "$DB" "${NPAIRS:-200}" >"$WORK/pairs"
 python3 $HERE/intake_seq.py $PORT "$OT" "$WORK/pairs" "$2"

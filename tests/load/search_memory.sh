@@ -5,11 +5,9 @@
 # HOTLINE__DATABASE__POOL_SIZE and other settings from the environment; port 18091)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DB=$1; PORT=18091; HERE=tests/load; WORK=$(mktemp -d)
-tests/load/serve.sh "sqlite://$DB" $PORT >"$WORK/serve.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-sleep 5
+DB=$1; PORT=18091; HERE=tests/load
+. $HERE/lib.sh
+start_sqlite_server "$DB" $PORT
 PID=$(pgrep -f "hotline[^ ]* serve" | head -1)
 OT=$($HERE/token.sh $PORT operator)
 grep VmRSS /proc/$PID/status

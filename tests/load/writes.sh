@@ -4,14 +4,11 @@
 # usage: tests/load/writes.sh SQLITE_FILE LABEL   (BIN: the binary; port 18091)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DB=$1; PORT=18091; HERE=tests/load; WORK=$(mktemp -d)
-tests/load/serve.sh "sqlite://$DB" $PORT >"$WORK/serve.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-sleep 5
+DB=$1; PORT=18091; HERE=tests/load
+. $HERE/lib.sh
+start_sqlite_server "$DB" $PORT
 OT=$($HERE/token.sh $PORT operator); DT=$($HERE/token.sh $PORT dispatcher); WT=$($HERE/token.sh $PORT water_staff)
-sqlite3 "$DB" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT 200" >"$WORK/pairs"
-[ -s "$WORK/pairs" ] || sqlite3 "$DB" "SELECT c.id || ' ' || r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL AND r.parent_id IS NOT NULL LIMIT 200" >"$WORK/pairs"
+intake_pairs "$DB" 200 >"$WORK/pairs"
 WATER=$(sqlite3 "$DB" "SELECT id FROM departments WHERE name = '市自来水公司'")
 summary() { grep -E "Requests/sec|99%|Non-2xx" | tr -s ' ' | tr '\n' ' '; echo; }
 echo -n "$2 intake:   "; PAIRS=$WORK/pairs TOKEN=$OT wrk -t2 -c8 -d4s --latency -s $HERE/intake.lua "http://127.0.0.1:$PORT" | summary

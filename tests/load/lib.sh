@@ -1,0 +1,18 @@
+# Sourced by the SQLite load scripts (from the repository's root).
+# start_sqlite_server FILE PORT: `serve.sh` on the file in the background ($SERVER), a scratch
+# directory $WORK, both gone on exit.
+start_sqlite_server() {
+  WORK=$(mktemp -d)
+  tests/load/serve.sh "sqlite://$1" "$2" >"$WORK/serve.log" 2>&1 &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+  sleep 5
+}
+# intake_pairs FILE N: up to N "category region" lines of the file's tickets (of its catalogue
+# and villages when it has none), the places the intake scripts take calls in.
+intake_pairs() {
+  local pairs
+  pairs=$(sqlite3 "$1" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT $2")
+  [ -n "$pairs" ] || pairs=$(sqlite3 "$1" "SELECT c.id || ' ' || r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL AND r.parent_id IS NOT NULL LIMIT $2")
+  echo "$pairs"
+}
