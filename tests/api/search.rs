@@ -21,6 +21,7 @@ on_both_backends!(
     a_burst_of_one_word_lists_like_a_scan,
     a_department_walks_its_own_tickets_for_a_common_word,
     ticket_ids_order_as_bytes,
+    a_ticket_is_found_as_soon_as_it_is_taken_in,
 );
 
 const TEXTS: &[(&str, &str)] = &[
@@ -498,6 +499,21 @@ async fn search_hits(app: &TestApp, token: &str, q: &str, limit: Option<u32>) ->
     .await
 }
 
+/// The one value `query` selects, as text (`None` for no row or NULL), read straight from the
+/// test's database (PostgreSQL's SQL: the cast is `::text`).
+async fn sql_text(app: &TestApp, query: &str) -> Option<String> {
+    use diesel::prelude::*;
+    let query = format!("(SELECT ({query})::text)");
+    hotline::db::run(&app.state.pool, move |c| {
+        Ok(diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        >(&query))
+        .get_result(c)?)
+    })
+    .await
+    .expect("an SQL value")
+}
+
 async fn search_numbers(app: &TestApp, token: &str, q: &str) -> BTreeSet<String> {
     let hits: Value = search_hits(app, token, q, Some(100)).await;
     hits.as_array()
@@ -554,22 +570,16 @@ async fn ticket_ids_order_as_bytes(app: TestApp) {
         assert_eq!(ids, sorted, "order {order:?}");
     }
     if app.postgres().is_some() {
-        let other: Option<String> = hotline::db::run(&app.state.pool, |c| {
-            use diesel::prelude::*;
-            Ok(diesel::select(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Text>,
-            >(
-                "(SELECT string_agg(table_name || '.' || column_name, ', ') \
-                 FROM information_schema.columns \
-                 WHERE table_schema = current_schema() \
-                 AND (column_name LIKE '%ticket\\_id' \
-                      OR (table_name = 'tickets' AND column_name IN ('id', 'merged_into'))) \
-                 AND collation_name IS DISTINCT FROM 'C')",
-            ))
-            .get_result(c)?)
-        })
-        .await
-        .expect("collations");
+        let other = sql_text(
+            &app,
+            "SELECT string_agg(table_name || '.' || column_name, ', ') \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() \
+             AND (column_name LIKE '%ticket\\_id' \
+                  OR (table_name = 'tickets' AND column_name IN ('id', 'merged_into'))) \
+             AND collation_name IS DISTINCT FROM 'C'",
+        )
+        .await;
         assert_eq!(other, None, "ticket id columns under another collation");
     }
 }
@@ -597,16 +607,13 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
     // on PostgreSQL a ticket taken in brings its scope with its search row (written in the same
     // statement as the ticket): the same as the scope function says once the ticket is there
     if app.postgres().is_some() {
-        let differing = hotline::db::run(&app.state.pool, |c| {
-            use diesel::prelude::*;
-            Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "(SELECT count(*) FROM ticket_search WHERE scope IS DISTINCT FROM ticket_search_scope(ticket_id))",
-            ))
-            .get_result::<i64>(c)?)
-        })
-        .await
-        .expect("scopes");
-        assert_eq!(differing, 0);
+        let differing = sql_text(
+            &app,
+            "SELECT count(*) FROM ticket_search \
+             WHERE scope IS DISTINCT FROM ticket_search_scope(ticket_id)",
+        )
+        .await;
+        assert_eq!(differing.as_deref(), Some("0"));
     }
     // nobody's yet: departments find nothing
     assert!(search_numbers(&app, &o.water_staff, "停水")
@@ -641,20 +648,12 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
             secret["id"].as_str().expect("id").to_string(),
             o.water.replace('-', ""),
         );
-        let scope = hotline::db::run(&app.state.pool, move |c| {
-            use diesel::prelude::*;
-            Ok(diesel::select(
-                diesel::dsl::sql::<diesel::sql_types::Text>(
-                    "(SELECT scope::text FROM ticket_search WHERE ticket_id = ",
-                )
-                .bind::<diesel::sql_types::Text, _>(secret_id.clone())
-                .sql(")"),
-            )
-            .get_result::<String>(c)?)
-        })
-        .await
-        .expect("scope");
-        assert_eq!(scope, format!("'g{water}':1 'l{water}':2 'zconfz':3"));
+        let scope = sql_text(
+            &app,
+            &format!("SELECT scope FROM ticket_search WHERE ticket_id = '{secret_id}'"),
+        )
+        .await;
+        assert_eq!(scope, Some(format!("'g{water}':1 'l{water}':2 'zconfz':3")));
     }
     // a department's whole list (no word): what it leads or co-handles, in ticket order, and
     // not another department's confidential ticket
@@ -737,5 +736,36 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
     for (staff, expected) in [(&o.edu_staff, &shared), (&o.water_staff, &secret)] {
         assert_eq!(listed(&app, staff, "停水", "").await, [number(expected)]);
         assert_eq!(listed(&app, staff, "", "").await, [number(expected)]);
+    }
+}
+
+/// A ticket is found by the next search after its intake, on both backends. On PostgreSQL the
+/// search index keeps GIN's pending list short (`gin_pending_list_limit = 256` kB, migration
+/// `search_index_short_pending_list`): every search reads the whole list, and the intake that
+/// fills it merges it inside its own transaction, at the 4 MB default a stall of every intake
+/// near it (docs/benchmarks.md, "The eleventh round").
+async fn a_ticket_is_found_as_soon_as_it_is_taken_in(app: TestApp) {
+    let o = org(&app).await;
+    for i in 0..3 {
+        let taken = new_ticket(
+            &app,
+            &o.operator,
+            json!({"category_id": o.category, "title": format!("井盖缺失{i}"), "description": "人民路口"}),
+        )
+        .await;
+        let found = search_numbers(&app, &o.supervisor, &format!("井盖缺失{i}")).await;
+        assert_eq!(
+            found,
+            BTreeSet::from([taken["number"].as_str().expect("number").to_string()])
+        );
+    }
+    if app.postgres().is_some() {
+        let options = sql_text(
+            &app,
+            "SELECT array_to_string(reloptions, ',') FROM pg_class \
+             WHERE relname = 'ticket_search_tokens_scope'",
+        )
+        .await;
+        assert_eq!(options.as_deref(), Some("gin_pending_list_limit=256"));
     }
 }

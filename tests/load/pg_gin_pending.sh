@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# GIN's pending list and the intake's tail on PostgreSQL (docs/benchmarks.md, "The eleventh
+# round"): against a database a `hotline load` run filled, intake at c=8 for 10 s with wrk (the
+# harness's eight kinds of calls, intake_texts.lua), the search index set in turn to
+# PostgreSQL's default (a pending list of 4 MB), no list (`fastupdate = off`) and the list of
+# 256 kB that migration `search_index_short_pending_list` sets, twice each; then the phrase and
+# the word searched at c=1 after 3 s of intakes, with the default list and with the short one,
+# and with the list emptied. Prints wrk's rate, p99 and slowest call, and the list's size
+# (pgstattuple's pgstatginindex). Leaves the migration's setting.
+# usage: tests/load/pg_gin_pending.sh DATABASE_URL [BINARY]   (port 18093; WORK default /tmp/gin)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+URL=$1; PORT=18093; HERE=tests/load; W=${WORK:-/tmp/gin}; mkdir -p "$W"
+DB=(psql -q -At "$URL")
+INDEX=ticket_search_tokens_scope
+"${DB[@]}" -c "CREATE EXTENSION IF NOT EXISTS pgstattuple" >/dev/null 2>&1
+"${DB[@]}" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
+  AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200" >"$W/pairs"
+BIN=${2:-target/release/hotline} $HERE/serve.sh "$URL" $PORT >"$W/serve.log" 2>&1 &
+S=$!; trap 'kill $S 2>/dev/null' EXIT; sleep 5
+OT=$($HERE/token.sh $PORT operator)
+DEFAULT="fastupdate = on, gin_pending_list_limit = 4096"
+NONE="fastupdate = off"
+SHORT="fastupdate = on, gin_pending_list_limit = 256"
+set_index() {
+  "${DB[@]}" -c "ALTER INDEX $INDEX SET ($1)" \
+    -c "SELECT gin_clean_pending_list('$INDEX'::regclass)" >/dev/null
+}
+pending() { "${DB[@]}" -c "SELECT pending_pages FROM pgstatginindex('$INDEX')"; }
+intake() {
+  PAIRS=$W/pairs TOKEN=$OT wrk -t2 -c8 -d"$1" --latency -s $HERE/intake_texts.lua "http://127.0.0.1:$PORT"
+}
+search() {
+  wrk -t1 -c1 -d3s --latency -H "Authorization: Bearer $OT" \
+    "http://127.0.0.1:$PORT/api/v1/tickets/search?q=$1" | grep -E " 50%|Requests/sec" | tr -s ' ' | tr '\n' ' '
+}
+for round in 1 2; do
+  for setting in "$DEFAULT" "$NONE" "$SHORT"; do
+    set_index "$setting"
+    echo "$setting: $(intake 10s | grep -E 'Requests/sec|99%|Latency ' | tr -s ' ' | tr '\n' ' ')"
+  done
+done
+WORD=%E5%81%9C%E6%B0%B4; PHRASE=%E5%81%9C%E6%B0%B4%E4%B8%89%E5%A4%A9
+for round in 1 2; do
+  for setting in "$DEFAULT" "$SHORT"; do
+    set_index "$setting"
+    intake 3s >/dev/null
+    echo "$setting, pending pages $(pending): phrase $(search $PHRASE) word $(search $WORD)"
+  done
+  "${DB[@]}" -c "SELECT gin_clean_pending_list('$INDEX'::regclass)" >/dev/null
+  echo "emptied, pending pages $(pending): phrase $(search $PHRASE) word $(search $WORD)"
+done
+"${DB[@]}" -c "ALTER INDEX $INDEX RESET (fastupdate)" >/dev/null
+set_index "gin_pending_list_limit = 256"
