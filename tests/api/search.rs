@@ -648,6 +648,8 @@ async fn search_follows_who_may_see_a_ticket(app: TestApp) {
             secret["id"].as_str().expect("id").to_string(),
             o.water.replace('-', ""),
         );
+        // written into the SQL below: the API's own id, a UUID
+        assert!(secret_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
         let scope = sql_text(
             &app,
             &format!("SELECT scope FROM ticket_search WHERE ticket_id = '{secret_id}'"),

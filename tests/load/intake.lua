@@ -5,7 +5,17 @@ for line in io.lines(os.getenv("PAIRS")) do
   local c, r = line:match("(%S+) (%S+)")
   pairs_[#pairs_ + 1] = {c, r}
 end
+-- each thread its own numbers, apart in the pairs and the texts (wrk's threads share no
+-- state: started alike, both would post the same call to the same village at the same moment)
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local i = 0
+function init()
+  i = tid * 1000003
+end
 function request()
   i = i + 1
   local p = pairs_[(i % #pairs_) + 1]

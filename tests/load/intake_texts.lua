@@ -16,7 +16,17 @@ local texts = {
  {"燃气味道%d户", "楼道里有燃气味道，担心泄漏，请燃气公司检查。"},
  {"违章建筑%d处", "邻居在楼顶私搭乱建，影响采光和安全。"},
 }
-local i = math.random(1, 1000000)
+-- each thread its own numbers, apart in the pairs and the texts (wrk's threads share no
+-- state: started alike, both would post the same call to the same village at the same moment)
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local i = 0
+function init()
+  i = tid * 1000003
+end
 function request()
   i = i + 1
   local p = pairs_[(i % #pairs_) + 1]

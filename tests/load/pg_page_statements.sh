@@ -9,7 +9,7 @@ set -euo pipefail
 URL=$1; W=${WORK:-/tmp/pagesql}; mkdir -p "$W"
 DB=(psql -q -At "$URL")
 PAGE="SELECT * FROM tickets ORDER BY id LIMIT 51"
-IDS=$("${DB[@]}" -c "SELECT '{' || string_agg(id, ',') || '}' FROM ($PAGE) p")
+IDS=$("${DB[@]}" -c "SELECT '{' || coalesce(string_agg(id, ','), '') || '}' FROM ($PAGE) p")
 DEPTS=$("${DB[@]}" -c "SELECT '{' || coalesce(string_agg(DISTINCT lead_department_id, ','), '') || '}' FROM ($PAGE) p")
 echo "$PAGE;" >"$W/bare.sql"
 cat >"$W/page.sql" <<SQL
