@@ -2,12 +2,13 @@
 # GIN's pending list and the intake's tail on PostgreSQL (docs/benchmarks.md, "The eleventh
 # round"): against a database a `hotline load` run filled, first the size of the pending list
 # read about every 0.1 s under 10 s of intakes (each fall is a merge); then intake at c=8 for
-# 10 s with wrk (the harness's eight kinds of calls, intake_texts.lua), the search index set in
-# turn to PostgreSQL's default (a pending list of 4 MB), no list (`fastupdate = off`) and the
-# list of 256 kB that migration `search_index_short_pending_list` sets, twice each; then the
-# phrase and the word searched at c=1 after 3 s of intakes, with the default list and with the
-# short one, and with the list emptied. Prints wrk's rate, p99 and slowest call, and the list's
-# size (pgstattuple's pgstatginindex). Leaves the migration's setting, however it ends.
+# 10 s with wrk (the harness's eight kinds of calls: intake.lua with KINDS=8), the search index
+# set in turn to PostgreSQL's default (a pending list of 4 MB), no list (`fastupdate = off`)
+# and the list of 256 kB that migration `search_index_short_pending_list` sets, twice each;
+# then the phrase and the word searched at c=1 after 3 s of intakes, with the default list and
+# with the short one, and with the list emptied. Prints wrk's rate, p99 and slowest call, and
+# the list's size (pgstattuple's pgstatginindex). Leaves the migration's setting, however it
+# ends.
 # usage: tests/load/pg_gin_pending.sh DATABASE_URL [BINARY]   (port 18093; WORK default /tmp/gin)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,7 @@ set_index() {
 }
 pending() { "${DB[@]}" -c "SELECT pending_pages FROM pgstatginindex('$INDEX')"; }
 intake() {
-  PAIRS=$W/pairs TOKEN=$OT wrk -t2 -c8 -d"$1" --latency -s $HERE/intake_texts.lua "http://127.0.0.1:$PORT"
+  KINDS=8 PAIRS=$W/pairs TOKEN=$OT wrk -t2 -c8 -d"$1" --latency -s $HERE/intake.lua "http://127.0.0.1:$PORT"
 }
 search() {
   wrk -t1 -c1 -d3s --latency -H "Authorization: Bearer $OT" \
