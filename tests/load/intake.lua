@@ -33,7 +33,7 @@ end
 function request()
   i = i + 1
   local p = pairs_[(i % #pairs_) + 1]
-  local t = texts[(i % #texts) + 1]
+  local t = texts[(math.floor(i / #pairs_) % #texts) + 1]
   local body = '{"category_id":"' .. p[1] .. '","region_id":"' .. p[2] ..
     '","kind":"help","title":"' .. string.format(t[1], i) .. '","description":"' .. t[2] .. '",' ..
     '"citizen":{"name":"张三","phone":"13812345678"}}'

@@ -7,6 +7,8 @@ usage: pause_probe.py SECONDS"""
 import sys
 import time
 
+if len(sys.argv) != 2:
+    sys.exit(__doc__)
 seconds = float(sys.argv[1])
 start = last = time.monotonic()
 gaps = []
