@@ -895,9 +895,6 @@ fn sqlite_ceiling(dir: &std::path::Path, c: usize, seconds: u64) -> Result<f64, 
 mod tests {
     use super::*;
 
-    /// One stall of 50 ms among 99 calls of 0.5 ms, one client sending a call every
-    /// millisecond: the closed loop's p99 does not see it; corrected as `wrk` does, the 48 calls
-    /// a steady stream would have sent during it wait 49 ms down to 2 ms.
     /// The harness's calls speak of the fill's eight requests in turn, one in eight of 停水.
     #[test]
     fn calls_cycle_through_the_fills_texts() {
@@ -908,6 +905,9 @@ mod tests {
         assert_eq!(about_water, 2);
     }
 
+    /// One stall of 50 ms among 99 calls of 0.5 ms, one client sending a call every
+    /// millisecond: the closed loop's p99 does not see it; corrected as `wrk` does, the 48 calls
+    /// a steady stream would have sent during it wait 49 ms down to 2 ms.
     #[test]
     fn a_stall_shows_in_the_corrected_p99() {
         let mut latencies = vec![Duration::from_micros(500); 99];

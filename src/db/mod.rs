@@ -670,7 +670,8 @@ fn database_file(conn: &mut SqliteConnection) -> QueryResult<Option<PathBuf>> {
 /// milliseconds), so that the checkpoint reaches the WAL's end and the next writer starts it
 /// again from its beginning. It keeps a connection of its own to the file it checkpointed last,
 /// opened with `mode=rw` (a file deleted meanwhile is not created again) and kept open, so that
-/// it goes on naming the file the pool has open even if another file is moved to its path. Requests coalesce: while one waits, another adds nothing to do. After `GIVE_UP`
+/// it goes on naming the file the pool has open even if another file is moved to its path.
+/// Requests coalesce: while one waits, another adds nothing to do. After `GIVE_UP`
 /// failures in a row (no file descriptor left, the file gone), or when the thread cannot be
 /// started, the writer that asks runs the checkpoint in place, as before the thread: the WAL
 /// must not grow without end.

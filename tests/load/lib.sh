@@ -1,4 +1,4 @@
-# Sourced by the SQLite load scripts (from the repository's root).
+# Sourced by the load scripts (from the repository's root).
 # start_sqlite_server FILE PORT: `serve.sh` on the file in the background ($SERVER), a scratch
 # directory $WORK, both gone on exit.
 start_sqlite_server() {
@@ -15,4 +15,10 @@ intake_pairs() {
   pairs=$(sqlite3 "$1" "SELECT DISTINCT category_id || ' ' || region_id FROM tickets WHERE category_id IS NOT NULL AND region_id IS NOT NULL LIMIT $2")
   [ -n "$pairs" ] || pairs=$(sqlite3 "$1" "SELECT c.id || ' ' || r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL AND r.parent_id IS NOT NULL LIMIT $2")
   echo "$pairs"
+}
+# pg_intake_pairs URL: 200 "category region" lines of a PostgreSQL database, villages and
+# categories that ask for no required attribute, the places the wrk intake scripts take calls in.
+pg_intake_pairs() {
+  psql -q -At "$1" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
+    AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200"
 }

@@ -12,13 +12,13 @@
 # usage: tests/load/pg_gin_pending.sh DATABASE_URL [BINARY]   (port 18093; WORK default /tmp/gin)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. tests/load/lib.sh
 URL=$1; PORT=18093; HERE=tests/load; W=${WORK:-/tmp/gin}; mkdir -p "$W"
 DB=(psql -q -At "$URL")
 INDEX=ticket_search_tokens_scope
 # pgstatginindex comes with contrib's pgstattuple (creating it needs a superuser)
 "${DB[@]}" -c "CREATE EXTENSION IF NOT EXISTS pgstattuple" >/dev/null || exit 1
-"${DB[@]}" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
-  AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200" >"$W/pairs"
+pg_intake_pairs "$URL" >"$W/pairs"
 BIN=${2:-target/release/hotline} $HERE/serve.sh "$URL" $PORT >"$W/serve.log" 2>&1 &
 S=$!; sleep 5
 OT=$($HERE/token.sh $PORT operator)

@@ -7,11 +7,11 @@
 # usage: tests/load/pg_intake_profile.sh DATABASE_URL BINARY   (port 18092; WORK default /tmp/prof)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. tests/load/lib.sh
 URL=$1; BIN=$2; PORT=18092; HERE=tests/load; W=${WORK:-/tmp/prof}; mkdir -p "$W"
 DB=(psql -q -At "$URL")
 DBNAME=$("${DB[@]}" -c "SELECT current_database()")
-"${DB[@]}" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
-  AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200" >"$W/pairs"
+pg_intake_pairs "$URL" >"$W/pairs"
 BIN=$BIN $HERE/serve.sh "$URL" $PORT >"$W/serve.log" 2>&1 &
 S=$!   # serve.sh execs the server
 trap 'kill $S 2>/dev/null' EXIT

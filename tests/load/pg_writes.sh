@@ -5,13 +5,13 @@
 # usage: tests/load/pg_writes.sh DATABASE_URL BINARY [BINARY ...]   (port 18092)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/load/lib.sh
 URL=$1; shift; PORT=18092; HERE=tests/load; WORK=$(mktemp -d)
 DB=(psql -q -At "$URL")
 SERVER=
 trap '[ -z "$SERVER" ] || kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 # calls over 200 (category, village) pairs whose category asks for no required attribute
-"${DB[@]}" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
-  AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200" >"$WORK/pairs"
+pg_intake_pairs "$URL" >"$WORK/pairs"
 WATER=$("${DB[@]}" -c "SELECT id FROM departments WHERE name = '市自来水公司'")
 summary() { grep -E "Requests/sec|99%|Non-2xx" | tr -s ' ' | tr '\n' ' '; echo; }
 for round in 1 2; do for bin in "$@"; do
