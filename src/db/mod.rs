@@ -285,7 +285,8 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
             forget_replanning_samples(path)?;
         }
     }
-    r2d2::Pool::builder()
+    let sqlite = matches!(manager.target, Target::Sqlite(_));
+    let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size())
         .connection_timeout(Duration::from_secs(settings.connect_timeout_seconds))
         .test_on_check_out(false)
@@ -298,7 +299,46 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
                 "cannot connect to {}: {e}",
                 crate::config::redact_url(&settings.url)
             ))
-        })
+        })?;
+    if sqlite {
+        if let Ok(mut conn) = pool.get() {
+            if let DbConnection::Sqlite(lite) = &mut *conn {
+                let amiss = sqlite_contended_options(lite)?;
+                if !amiss.is_empty() {
+                    tracing::warn!(
+                        options = %amiss.join(", "),
+                        "SQLite was compiled with options under which concurrent reads wait on \
+                         one another; build from the project's directory, where \
+                         .cargo/config.toml sets LIBSQLITE3_FLAGS (docs/ARCHITECTURE.md)"
+                    );
+                }
+            }
+        }
+    }
+    Ok(pool)
+}
+
+/// The compile options of the linked SQLite under which concurrent readers wait on process-wide
+/// mutexes (`.cargo/config.toml` turns both off): `ENABLE_MEMORY_MANAGEMENT`, one page cache
+/// for every connection behind one mutex; memory statistics on, a mutex around every
+/// allocation. Answers those that are in.
+pub fn sqlite_contended_options(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<&'static str>, AppError> {
+    use diesel::sql_types::Integer;
+    let (shared_cache, no_statistics): (i32, i32) = diesel::select((
+        diesel::dsl::sql::<Integer>("sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')"),
+        diesel::dsl::sql::<Integer>("sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')"),
+    ))
+    .get_result(conn)?;
+    let mut amiss = Vec::new();
+    if shared_cache != 0 {
+        amiss.push("SQLITE_ENABLE_MEMORY_MANAGEMENT");
+    }
+    if no_statistics == 0 {
+        amiss.push("SQLITE_DEFAULT_MEMSTATUS=1");
+    }
+    Ok(amiss)
 }
 
 /// The SQLite database and its journal files are private: the directory is created 0700, the
@@ -1093,6 +1133,17 @@ mod tests {
             sqlite_busy_timeout_ms: 1000,
         })
         .expect("pool")
+    }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` says: a page cache per connection and
+    /// no memory statistics, so that concurrent readers do not queue on process-wide mutexes.
+    #[test]
+    fn sqlite_is_built_without_process_wide_mutexes() {
+        let mut conn = SqliteConnection::establish(":memory:").expect("sqlite");
+        assert_eq!(
+            sqlite_contended_options(&mut conn).expect("compile options"),
+            Vec::<&str>::new()
+        );
     }
 
     /// A holder that panics inside `BEGIN IMMEDIATE` must not return the open transaction to the
