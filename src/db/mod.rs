@@ -301,44 +301,42 @@ pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, AppError> {
             ))
         })?;
     if sqlite {
-        if let Ok(mut conn) = pool.get() {
-            if let DbConnection::Sqlite(lite) = &mut *conn {
-                let amiss = sqlite_contended_options(lite)?;
-                if !amiss.is_empty() {
-                    tracing::warn!(
-                        options = %amiss.join(", "),
-                        "SQLite was compiled with options under which concurrent reads wait on \
-                         one another; build from the project's directory, where \
-                         .cargo/config.toml sets LIBSQLITE3_FLAGS (docs/ARCHITECTURE.md)"
-                    );
-                }
-            }
-        }
+        warn_of_unified_page_cache(&pool);
     }
     Ok(pool)
 }
 
-/// The compile options of the linked SQLite under which concurrent readers wait on process-wide
-/// mutexes (`.cargo/config.toml` turns both off): `ENABLE_MEMORY_MANAGEMENT`, one page cache
-/// for every connection behind one mutex; memory statistics on, a mutex around every
-/// allocation. Answers those that are in.
-pub fn sqlite_contended_options(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<&'static str>, AppError> {
+/// Warns when the linked SQLite keeps one page cache for all connections
+/// (`sqlite_has_unified_page_cache`). A diagnostic only: a failure to ask is logged and the
+/// service goes on.
+fn warn_of_unified_page_cache(pool: &Pool) {
+    let Ok(mut conn) = pool.get() else { return };
+    let DbConnection::Sqlite(lite) = &mut *conn else {
+        return;
+    };
+    match sqlite_has_unified_page_cache(lite) {
+        Ok(false) => {}
+        Ok(true) => tracing::warn!(
+            "SQLite was compiled with SQLITE_ENABLE_MEMORY_MANAGEMENT: all connections share one \
+             page cache behind one mutex, and concurrent reads wait on one another. Build with \
+             cargo from the project's directory, where .cargo/config.toml sets LIBSQLITE3_FLAGS \
+             (not `cargo install`, and without LIBSQLITE3_FLAGS set in the environment; \
+             docs/ARCHITECTURE.md, \"SQLite as it is compiled\")"
+        ),
+        Err(e) => tracing::debug!(error = %e, "could not read SQLite's compile options"),
+    }
+}
+
+/// Whether the linked SQLite was compiled with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, under which
+/// the page caches of all connections form one group behind one process-wide mutex
+/// (`.cargo/config.toml` turns it off).
+pub fn sqlite_has_unified_page_cache(conn: &mut SqliteConnection) -> Result<bool, AppError> {
     use diesel::sql_types::Integer;
-    let (shared_cache, no_statistics): (i32, i32) = diesel::select((
-        diesel::dsl::sql::<Integer>("sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')"),
-        diesel::dsl::sql::<Integer>("sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')"),
+    let used: i32 = diesel::select(diesel::dsl::sql::<Integer>(
+        "sqlite_compileoption_used('ENABLE_MEMORY_MANAGEMENT')",
     ))
     .get_result(conn)?;
-    let mut amiss = Vec::new();
-    if shared_cache != 0 {
-        amiss.push("SQLITE_ENABLE_MEMORY_MANAGEMENT");
-    }
-    if no_statistics == 0 {
-        amiss.push("SQLITE_DEFAULT_MEMSTATUS=1");
-    }
-    Ok(amiss)
+    Ok(used != 0)
 }
 
 /// The SQLite database and its journal files are private: the directory is created 0700, the
@@ -1135,15 +1133,12 @@ mod tests {
         .expect("pool")
     }
 
-    /// The bundled SQLite is built as `.cargo/config.toml` says: a page cache per connection and
-    /// no memory statistics, so that concurrent readers do not queue on process-wide mutexes.
+    /// The bundled SQLite is built as `.cargo/config.toml` says: a page cache per connection,
+    /// so that concurrent readers do not queue on one process-wide mutex.
     #[test]
-    fn sqlite_is_built_without_process_wide_mutexes() {
+    fn sqlite_is_built_with_a_page_cache_per_connection() {
         let mut conn = SqliteConnection::establish(":memory:").expect("sqlite");
-        assert_eq!(
-            sqlite_contended_options(&mut conn).expect("compile options"),
-            Vec::<&str>::new()
-        );
+        assert!(!sqlite_has_unified_page_cache(&mut conn).expect("compile options"));
     }
 
     /// A holder that panics inside `BEGIN IMMEDIATE` must not return the open transaction to the

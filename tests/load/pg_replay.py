@@ -19,7 +19,8 @@ import re
 import sys
 from collections import defaultdict
 
-LINE = re.compile(r"^\S+ \S+ UTC \[(\d+)\] \S+@(\S+) (LOG|DETAIL):  (.*)$")
+# Debian's log_line_prefix, '%m [%p] %q%u@%d ': time (any zone), pid, user@database
+LINE = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] \S+@(\S+) (LOG|DETAIL):  (.*)$")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d ")
 PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
 PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -76,6 +77,8 @@ def transactions(by_pid):
                 if any('INSERT INTO "tickets"' in s for s, _ in current):
                     out.append(current)
                 current = None
+            elif sql == "ROLLBACK":
+                current = None
             elif current is not None:
                 current.append((sql, params))
     return out
@@ -93,9 +96,11 @@ def literal_sql(sql, params):
 
 def new_ids(tx):
     """The ids the transaction created: the value of each insert's first column when it is `id`
-    (the ticket's, its event's, its deadline's)."""
+    (the ticket's, its event's, its deadline's). The server's inserts are of one row each."""
     ids = []
     for sql, params in tx:
+        if re.search(r"\),\s*\(\$", sql):
+            sys.exit(f"an insert of several rows, whose later ids would not be renamed: {sql[:200]}")
         for m in INSERT.finditer(sql):
             if m.group(1).split(",")[0].strip().strip('"') == "id":
                 value = params.get(int(m.group(2)[1:]))

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/../.."
 URL=$1; PORT=18093; HERE=tests/load; W=${WORK:-/tmp/replay}; mkdir -p "$W"
 LOG=${LOG:-/var/log/postgresql/postgresql-15-main.log}
 SECONDS_=${SECONDS_:-20}
+[ "$SECONDS_" -ge 4 ] || { echo "SECONDS_ must be 4 or more" >&2; exit 2; }
 DB=(psql -q -At "$URL")
 DBNAME=$("${DB[@]}" -c "SELECT current_database()")
 COPY=${DBNAME}_replay
@@ -23,8 +24,11 @@ COPY_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]
 SERVER=
 cleanup() {
   [ -z "$SERVER" ] || kill "$SERVER" 2>/dev/null || true
-  "${DB[@]}" -c "ALTER DATABASE \"$DBNAME\" RESET log_statement" || true
-  "${DB[@]}" -c "DROP DATABASE IF EXISTS \"$COPY\"" || true
+  pkill -f "pgbench .*$COPY" 2>/dev/null || true
+  "${DB[@]}" -c "ALTER DATABASE \"$DBNAME\" RESET log_statement" ||
+    echo "could not reset log_statement of $DBNAME" >&2
+  "${DB[@]}" -c "DROP DATABASE IF EXISTS \"$COPY\" WITH (FORCE)" ||
+    echo "could not drop the copy $COPY" >&2
 }
 trap cleanup EXIT
 pg_intake_pairs "$URL" >"$W/pairs"
@@ -41,7 +45,12 @@ kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
 tail -c +$((FROM + 1)) "$LOG" >"$W/statements.log"
 rm -f "$W"/one_*.sql "$W"/batch_*.sql
 python3 $HERE/pg_replay.py "$W/statements.log" "$DBNAME" "$W" 128 8
-"${DB[@]}" -c "DROP DATABASE IF EXISTS \"$COPY\"" -c "CREATE DATABASE \"$COPY\" TEMPLATE \"$DBNAME\""
+# a template must have no other sessions: wait for the server's to end
+for _ in $(seq 50); do
+  [ "$("${DB[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DBNAME' AND pid <> pg_backend_pid()")" = 0 ] && break
+  sleep 0.2
+done
+"${DB[@]}" -c "DROP DATABASE IF EXISTS \"$COPY\" WITH (FORCE)" -c "CREATE DATABASE \"$COPY\" TEMPLATE \"$DBNAME\""
 C=(psql -q -At "$COPY_URL")
 "${C[@]}" -c "CREATE TABLE ceiling_a (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL, at TIMESTAMP NOT NULL); \
   CREATE TABLE ceiling_b (id BIGSERIAL PRIMARY KEY, a BIGINT NOT NULL, v TEXT NOT NULL)"
@@ -52,9 +61,10 @@ INSERT INTO ceiling_b (a, v) VALUES (lastval(), 'create');
 COMMIT;
 SQL
 files() { for f in "$W"/$1_*.sql; do printf -- '-f %s ' "$f"; done; }
-# CPU ticks (100 a second) of the copy's backends, as pg_intake_profile.sh reads them
+# CPU ticks (100 a second) of the sessions on the copy (process title "postgres: USER DB HOST"),
+# as pg_intake_profile.sh reads them; not autovacuum's workers
 cpu() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-backends() { local t=0; for p in $(pgrep -f "postgres: .*$COPY"); do t=$((t+$(cpu "$p"))); done; echo $t; }
+backends() { local t=0; for p in $(pgrep -f "^postgres: [a-z_]+ $COPY "); do t=$((t+$(cpu "$p"))); done; echo $t; }
 # run C PER ARGS...: pgbench with C clients for $SECONDS_ s; prints the rate of intakes (PER a
 # transaction) and the backends' CPU per intake, read from 1 s to 1 s before the end (the
 # backends are gone once pgbench ends). The values are written into the statements, so each
