@@ -61,10 +61,16 @@ INSERT INTO ceiling_b (a, v) VALUES (lastval(), 'create');
 COMMIT;
 SQL
 files() { for f in "$W"/$1_*.sql; do printf -- '-f %s ' "$f"; done; }
-# CPU ticks (100 a second) of the sessions on the copy (process title "postgres: USER DB HOST"),
-# as pg_intake_profile.sh reads them; not autovacuum's workers
+# CPU ticks (100 a second) of the sessions on the copy, as pg_intake_profile.sh reads them;
+# their process title is "postgres: [CLUSTER: ]USER DB HOST(PORT) …" (not autovacuum's workers)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-backends() { local t=0; for p in $(pgrep -f "^postgres: [a-z_]+ $COPY "); do t=$((t+$(cpu "$p"))); done; echo $t; }
+backends() {
+  local t=0
+  for p in $(pgrep -f "^postgres: (.*: )?[a-z_]+ $COPY [0-9a-f.:]+\\(|^postgres: (.*: )?[a-z_]+ $COPY \\[local\\]"); do
+    t=$((t+$(cpu "$p")))
+  done
+  echo $t
+}
 # run C PER ARGS...: pgbench with C clients for $SECONDS_ s; prints the rate of intakes (PER a
 # transaction) and the backends' CPU per intake, read from 1 s to 1 s before the end (the
 # backends are gone once pgbench ends). The values are written into the statements, so each
