@@ -22,3 +22,15 @@ pg_intake_pairs() {
   psql -q -At "$1" -F' ' -c "SELECT c.id, r.id FROM categories c, regions r WHERE c.parent_id IS NOT NULL \
     AND r.level = 'village' AND c.attributes NOT LIKE '%\"required\":true%' LIMIT 200"
 }
+# cpu_ticks PID: the process's user and system CPU time so far, in ticks (100 a second), from
+# /proc/PID/stat (fields 14 and 15); 0 once it is gone.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# pg_session_ticks DBNAME: cpu_ticks summed over PostgreSQL's sessions on that database (process
+# title "postgres: [CLUSTER: ]USER DB HOST(PORT) …" or "… DB [local] …"; not autovacuum's workers).
+pg_session_ticks() {
+  local t=0 p
+  for p in $(pgrep -f "^postgres: (.*: )?[a-z_]+ $1 ([0-9a-f.:]+\\(|\\[local\\])"); do
+    t=$((t + $(cpu_ticks "$p")))
+  done
+  echo $t
+}

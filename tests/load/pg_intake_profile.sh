@@ -22,12 +22,10 @@ PAIRS=$W/pairs TOKEN=$OT wrk -t1 -c2 -d1s -s $HERE/intake.lua "http://127.0.0.1:
 if [ -n "${PERF:-}" ]; then
   perf record -F 999 -g -p $S -o "$W/perf.data" -- sleep 4 >/dev/null 2>&1 &
 fi
-cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-backends() { local t=0; for p in $(pgrep -f "postgres: .*$DBNAME"); do t=$((t+$(cpu "$p"))); done; echo $t; }
-s0=$(cpu $S); p0=$(backends)
+s0=$(cpu_ticks $S); p0=$(pg_session_ticks "$DBNAME")
 PAIRS=$W/pairs TOKEN=$OT wrk -t2 -c8 -d5s --latency -s $HERE/intake.lua "http://127.0.0.1:$PORT" |
   grep -E "Requests/sec|99%|Non-2xx" | tr -s ' ' | tr '\n' ' '
-s1=$(cpu $S); p1=$(backends)
+s1=$(cpu_ticks $S); p1=$(pg_session_ticks "$DBNAME")
 echo "cpu ticks: server $((s1-s0)) database backends $((p1-p0))"
 "${DB[@]}" -F' | ' -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms, \
   round(mean_exec_time::numeric, 3) AS mean_ms, left(regexp_replace(query, '\s+', ' ', 'g'), 110) \

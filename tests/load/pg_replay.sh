@@ -61,27 +61,17 @@ INSERT INTO ceiling_b (a, v) VALUES (lastval(), 'create');
 COMMIT;
 SQL
 files() { for f in "$W"/$1_*.sql; do printf -- '-f %s ' "$f"; done; }
-# CPU ticks (100 a second) of the sessions on the copy, as pg_intake_profile.sh reads them;
-# their process title is "postgres: [CLUSTER: ]USER DB HOST(PORT) …" (not autovacuum's workers)
-cpu() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-backends() {
-  local t=0
-  for p in $(pgrep -f "^postgres: (.*: )?[a-z_]+ $COPY [0-9a-f.:]+\\(|^postgres: (.*: )?[a-z_]+ $COPY \\[local\\]"); do
-    t=$((t+$(cpu "$p")))
-  done
-  echo $t
-}
 # run C PER ARGS...: pgbench with C clients for $SECONDS_ s; prints the rate of intakes (PER a
-# transaction) and the backends' CPU per intake, read from 1 s to 1 s before the end (the
-# backends are gone once pgbench ends). The values are written into the statements, so each
-# client prepares each file's statements at its first use of that file: 128 files one a
-# transaction and 16 eight a transaction, so that both pay the same share of first uses
-# (a few per cent in 20 s at these rates).
+# transaction) and the copy's sessions' CPU per intake (pg_session_ticks), read from 1 s to 1 s
+# before the end (the sessions are gone once pgbench ends). The values are written into the
+# statements, so each client prepares each file's statements at its first use of that file:
+# 128 files one a transaction and 16 eight a transaction, so that both pay the same share of
+# first uses (a few per cent in 20 s at these rates).
 run() {
   local c=$1 per=$2; shift 2
   local out; out=$(mktemp)
   pgbench -n -M prepared -c "$c" -j "$c" -T "$SECONDS_" "$@" "$COPY_URL" >"$out" 2>&1 &
-  local pid=$! p0 p1; sleep 1; p0=$(backends); sleep $((SECONDS_ - 2)); p1=$(backends)
+  local pid=$! p0 p1; sleep 1; p0=$(pg_session_ticks "$COPY"); sleep $((SECONDS_ - 2)); p1=$(pg_session_ticks "$COPY")
   wait $pid || true
   grep -m1 -E "^pgbench: error" "$out" || true
   awk -v per="$per" -v p0="$p0" -v p1="$p1" -v s="$((SECONDS_ - 2))" '/^tps/ {
